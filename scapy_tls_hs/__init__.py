@@ -1,0 +1,43 @@
+"""scapy-tls-hs: the TLS 1.0-1.2 handshake as Scapy layers.
+
+The public API (CONTRACT.md) is imported lazily so that ``scapy-tls-hs dissect`` does not pay
+for the automata, and the automata do not pay for the capture reader.
+"""
+
+__version__ = "0.1.0"
+
+_API = {
+    "prf": ("crypto.prf", "prf"),
+    "CipherSuite": ("crypto.suites", "CipherSuite"),
+    "Keylog": ("crypto.keylog", "Keylog"),
+    "dissect_capture": ("capture.dissect", "dissect_capture"),
+    "ConnectionReport": ("capture.dissect", "ConnectionReport"),
+    "TLSClientAutomaton": ("automata.client", "TLSClientAutomaton"),
+    "TLSServerAutomaton": ("automata.server", "TLSServerAutomaton"),
+    "TLSError": ("errors", "TLSError"),
+    "AlertError": ("errors", "AlertError"),
+    "DecodeError": ("errors", "DecodeError"),
+    "CaptureError": ("errors", "CaptureError"),
+}
+
+__all__ = sorted(_API) + ["scapy_ext"]
+
+
+def __getattr__(attr):
+    try:
+        module, name = _API[attr]
+    except KeyError:
+        raise AttributeError("module 'scapy_tls_hs' has no attribute %r" % attr) from None
+    import importlib
+    value = getattr(importlib.import_module("." + module, __name__), name)
+    globals()[attr] = value
+    return value
+
+
+def scapy_ext(ext):
+    """Entry point for ``conf.exts.load("scapy-tls-hs")``: registers ``scapy.layers.tls_hs``."""
+    import pathlib
+    from scapy.config import ScapyExt
+    ext.config("scapy-tls-hs", __version__)
+    ext.register("tls_hs", ScapyExt.MODE.LAYERS,
+                 pathlib.Path(__file__).with_name("scapy_layer.py"), default=True)
