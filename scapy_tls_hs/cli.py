@@ -15,15 +15,184 @@ def _unescape(text):
 
 
 def cmd_dissect(args):
-    raise TLSError("dissect is not implemented yet")
+    """Reports on stdout (ladder or JSON Lines); capture-level warnings on stderr."""
+    import json
+    import shutil
+    from .capture.dissect import dissect_capture
+    from .capture.progress import Progress
+    reports = dissect_capture(args.capture, keylog=args.keylog, server_key=args.server_key,
+                              ports=args.port, progress=Progress(sys.stderr))
+    for warning in reports.warnings:
+        print("scapy-tls-hs dissect: warning: %s" % warning, file=sys.stderr)
+    try:
+        if args.json:
+            sys.stdout.write("".join(json.dumps(r.to_dict()) + "\n" for r in reports))
+        else:
+            from .capture.ladder import render
+            width = min(shutil.get_terminal_size((80, 24)).columns, 120)
+            sys.stdout.write(render(reports, width=width))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `dissect ... | head`: the reader left, nothing to report
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if not reports:
+        print("scapy-tls-hs dissect: no TLS connection found in %s" % args.capture,
+              file=sys.stderr)
+    return 0
+
+
+def _client_report(result, cafile=None):
+    """The human view of one client connection: ladder, parameters, certificate, data.
+    Empty when there was no TCP connection (the error line on stderr says it all)."""
+    if not result.messages:
+        return ""
+    yes = lambda flag: "yes" if flag else "no"  # noqa: E731
+    lines = ["Connected to %s from %s" % (result.server or "?", result.client or "?")]
+    for entry in result.messages:
+        side, _, what = entry.partition(":")
+        lines.append("  %-30s -->" % what if side == "C" else "  %30s <--  %s" % ("", what))
+    if result.handshake_complete:
+        lines.append("Handshake complete%s: %s, %s" % (
+            " (resumed)" if result.resumed else "", result.version, result.cipher_suite))
+        lines += ["  session id:             %s" % (result.session_id or "(none)"),
+                  "  session ticket:         %s" % yes(result.ticket),
+                  "  extended master secret: %s" % yes(result.extended_master_secret),
+                  "  encrypt-then-MAC:       %s" % yes(result.encrypt_then_mac),
+                  "  SNI:                    %s" % (result.sni or "(none)"),
+                  "  ALPN:                   %s" % (result.alpn or "(none)"),
+                  "  client certificate:     %s" % ("sent" if result.client_auth else "no")]
+    else:
+        lines.append("Handshake failed%s" % (
+            " (%s, %s)" % (result.version, result.cipher_suite) if result.version else ""))
+    certs = result.certificates()
+    if certs:
+        checked = ("verified against %s" % cafile if cafile and result.handshake_complete
+                   else "not verified" if not cafile else "rejected")
+        lines.append("Server certificate chain (%s):" % checked)
+        for i, info in enumerate(certs):
+            lines.append("  [%d] subject: %s" % (i, info.get("subject", "?")))
+            lines.append("      issuer:  %s" % info.get("issuer", "?"))
+            lines.append("      sha256:  %s" % info["sha256"])
+            if "not_after" in info:
+                lines.append("      expires: %s" % info["not_after"])
+    if result.received_bytes:
+        lines.append("Received %d bytes:" % len(result.received_bytes))
+        lines.append(result.received.rstrip("\n"))
+    for err in result.errors:
+        lines.append("Error: %s" % err)
+    return "\n".join(lines)
 
 
 def cmd_client(args):
-    raise TLSError("client is not implemented yet")
+    import json
+    from .automata.client import TLSClientAutomaton, client_config
+    if args.tls == "1.3":
+        raise TLSError("the client does not speak TLS 1.3 (yet): use --tls 1.2 or lower")
+    if bool(args.cert) != bool(args.key):
+        raise TLSError("--cert and --key go together")
+    if args.timeout is not None and args.timeout <= 0:
+        raise TLSError("--timeout must be positive")
+    try:
+        config = client_config(args.host, version=args.tls, ciphers=args.cipher or None,
+                               sni=args.sni, alpn=args.alpn or None, cert=args.cert,
+                               key=args.key, cafile=args.cafile)
+    except KeyError as exc:
+        raise TLSError("unknown cipher suite %s" % exc) from None
+    except ValueError as exc:
+        raise TLSError(str(exc)) from None
+    if not config.suites:
+        raise TLSError("no cipher suite given can be used with TLS %s" % args.tls)
+    session = None
+    failure = None
+    for attempt in range(2 if args.resume else 1):
+        result = TLSClientAutomaton(args.host, args.port, config=config, session=session,
+                                    data=args.send, keylog=args.keylog,
+                                    timeout=args.timeout).run()
+        if args.json:
+            print(json.dumps(result.to_dict()), flush=True)
+        else:
+            report = _client_report(result, args.cafile)
+            if report:
+                print(("\n" if attempt else "") + report, flush=True)
+        if not result.ok:
+            failure = "; ".join(result.errors) or "the handshake did not complete"
+            break
+        session = result.session
+    if failure:
+        raise TLSError(failure)
+    return 0
+
+
+def _server_log_line(report):
+    who = report.get("client") or "?"
+    if not report.get("handshake_complete"):
+        return "%s failed: %s" % (who, "; ".join(report.get("errors") or ["no handshake"]))
+    parts = [who, report.get("version") or "?", report.get("cipher_suite") or "?"]
+    if report.get("resumed"):
+        parts.append("resumed")
+    for key in ("sni", "alpn"):
+        if report.get(key):
+            parts.append("%s=%s" % (key, report[key]))
+    if report.get("client_auth"):
+        parts.append("client-certificate")
+    line = " ".join(parts) + ": %d bytes received" % len(report.get("received") or "")
+    if report.get("errors"):
+        line += " (%s)" % "; ".join(report["errors"])
+    return line
 
 
 def cmd_server(args):
-    raise TLSError("server is not implemented yet")
+    import json
+    import signal
+    from .automata.listener import TLSListener
+    if args.tls == "1.3":
+        raise TLSError("the server does not serve TLS 1.3 (yet): use --tls 1.2 or lower")
+    if args.max_connections is not None and args.max_connections < 1:
+        raise TLSError("--max-connections must be at least 1")
+    if args.keylog:
+        try:
+            open(args.keylog, "a").close()
+        except OSError as exc:
+            raise TLSError("cannot write the key log %s: %s" % (args.keylog,
+                                                                exc.strerror or exc)) from None
+
+    def on_result(report):
+        report.pop("bytes_received", None)
+        if args.json:
+            print(json.dumps(report), flush=True)
+        print(_server_log_line(report), file=sys.stderr, flush=True)
+
+    try:
+        listener = TLSListener(
+            args.host, args.port, max_connections=args.max_connections, on_result=on_result,
+            keep_results=False, cert=args.cert, key=args.key, version=args.tls,
+            ciphers=args.cipher or None, client_auth=args.client_auth, cafile=args.cafile,
+            alpn=args.alpn or None, tickets=not args.no_tickets, keylog=args.keylog,
+            echo=args.echo, timeout=args.timeout)
+    except KeyError as exc:
+        raise TLSError("unknown cipher suite %s" % exc) from None
+    except ValueError as exc:
+        raise TLSError(str(exc)) from None
+    # SIGTERM ends the server like the end of --max-connections: cleanly, status 0. Installed
+    # before the port opens, so a peer that saw the port can always stop us this way.
+    signal.signal(signal.SIGTERM, lambda *_: listener.stop(timeout=0))
+    try:
+        listener.bind()
+    except OSError as exc:
+        raise TLSError("cannot listen on %s:%d: %s" % (args.host, args.port,
+                                                        exc.strerror or exc)) from None
+    print("scapy-tls-hs server: listening on %s:%d" % (args.host, listener.port),
+          file=sys.stderr, flush=True)
+    if args.client_auth != "none" and not args.cafile:
+        print("scapy-tls-hs server: warning: no --cafile, client certificates are not "
+              "verified (their CertificateVerify still is)", file=sys.stderr, flush=True)
+    try:
+        served = listener.serve()
+    except KeyboardInterrupt:
+        print("scapy-tls-hs server: interrupted", file=sys.stderr, flush=True)
+        return 130
+    print("scapy-tls-hs server: %d connection(s) served" % served, file=sys.stderr, flush=True)
+    return 0
 
 
 def cmd_replay(args):

@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""Records per second dissected and decrypted: scapy-tls-hs vs Scapy's TLS layer vs tshark.
+
+On the capture made by ``make_capture.py`` (benchmarks/out/bench.pcap + bench.keylog), in
+one run, each tool as a whole process (wall time, imports and start-up included):
+
+(a) ``scapy-tls-hs dissect CAP --keylog KEYLOG --json``;
+(b) Scapy 2.8's own TLS layer: ``load_layer("tls")``, ``conf.tls_session_enable = True``,
+    ``conf.tls_nss_filename = KEYLOG``, ``sniff(offline=CAP, session=TCPSession)``, the TLS
+    port bound with ``bind_layers`` (Scapy binds only 443), counting records;
+(c) ``tshark -r CAP -o tls.keylog_file:KEYLOG -d tcp.port==PORT,tls -Y tls -T fields``,
+    counting records (``tls.record.content_type`` values).
+
+The rate of every tool is the capture's record count (TLS records in the reassembled
+streams, counted once here by walking record headers) divided by that tool's wall time;
+each tool's own count and decryption check are shown next to it so a tool that skipped
+work is visible. Results go to stdout and to benchmarks/out/bench_result.json.
+
+    python benchmarks/bench_dissect.py [--capture CAP --keylog KEYLOG --port N] [--skip scapy]
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+OUT = os.path.join(HERE, "out")
+TIMEOUT = 1800
+
+
+def count_records(capture):
+    """(TLS connections, TLS records, application data records) in the capture's streams."""
+    sys.path.insert(0, ROOT)
+    from scapy_tls_hs.capture.pcapfile import read_packets
+    from scapy_tls_hs.capture.streams import reassemble
+    conns = records = app = 0
+    for conn in reassemble(read_packets(capture)):
+        if not conn.looks_like_tls():
+            continue
+        conns += 1
+        for direction in ("client", "server"):
+            data = conn.stream(direction)
+            pos = 0
+            while pos + 5 <= len(data):
+                records += 1
+                app += data[pos] == 23
+                pos += 5 + (data[pos + 3] << 8 | data[pos + 4])
+    return conns, records, app
+
+
+def bench_streams(capture, repeat=3):
+    """In-process speed of read_packets + TCPReassembler alone (best of ``repeat``)."""
+    from scapy_tls_hs.capture.pcapfile import read_packets
+    from scapy_tls_hs.capture.streams import TCPReassembler
+    best = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        r = TCPReassembler()
+        add = r.add
+        for ts, linktype, data in read_packets(capture):
+            add(ts, linktype, data)
+        r.finish()
+        elapsed = time.perf_counter() - start
+        best = elapsed if best is None else min(best, elapsed)
+    return {"stage": "read_packets + TCPReassembler", "packets": r.packets,
+            "seconds": best, "packets_per_second": r.packets / best}
+
+
+def run(argv, timeout=TIMEOUT, env=None):
+    """(wall seconds, CompletedProcess or None, error text or None)."""
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+    except FileNotFoundError as e:
+        return time.perf_counter() - start, None, "not found: %s" % e.filename
+    except subprocess.TimeoutExpired:
+        return time.perf_counter() - start, None, "timed out after %ds" % timeout
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        return wall, proc, "exit %d: %s" % (proc.returncode, lines[-1] if lines else "")
+    return wall, proc, None
+
+
+def bench_ours(capture, keylog):
+    exe = shutil.which("scapy-tls-hs")
+    argv = [exe, "dissect", capture, "--keylog", keylog, "--json"] if exe else \
+        [sys.executable, "-m", "scapy_tls_hs", "dissect", capture, "--keylog", keylog, "--json"]
+    wall, proc, err = run(argv)
+    result = {"tool": "scapy-tls-hs dissect", "argv": " ".join(argv), "seconds": wall}
+    if err:
+        result["error"] = err
+        return result
+    conns = decrypted = entries = app = 0
+    errors = []
+    try:
+        for line in proc.stdout.splitlines():
+            if not line.strip():
+                continue
+            obj = json.loads(line)
+            conns += 1
+            decrypted += bool(obj.get("decrypted"))
+            msgs = obj.get("messages") or []
+            entries += len(msgs)
+            app += sum(m.endswith(":application_data") for m in msgs)
+            errors.extend(obj.get("errors") or [])
+    except ValueError as e:
+        result["error"] = "output is not JSON Lines: %s" % e
+        return result
+    result.update(connections=conns, decrypted_connections=decrypted, message_entries=entries,
+                  app_data_records=app, errors=len(errors), first_errors=errors[:3])
+    return result
+
+
+def scapy_worker(capture, keylog, port):
+    """Run inside a child process: Scapy's TLS layer over the whole capture."""
+    t0 = time.perf_counter()
+    from scapy.all import conf, load_layer, sniff, bind_layers, TCP
+    from scapy.sessions import TCPSession
+    load_layer("tls")
+    from scapy.layers.tls.record import TLS, TLSApplicationData
+    from scapy.layers.tls.handshake import TLSFinished
+    bind_layers(TCP, TLS, sport=port)
+    bind_layers(TCP, TLS, dport=port)
+    conf.tls_session_enable = True
+    conf.tls_nss_filename = keylog
+    t1 = time.perf_counter()
+    counts = {"records": 0, "app_data_records": 0, "decrypted_app_data": 0, "finished": 0,
+              "packets": 0}
+
+    def on_packet(pkt):
+        counts["packets"] += 1
+        layer = pkt.getlayer(TLS)
+        while layer is not None:
+            counts["records"] += 1
+            for msg in layer.msg:
+                if isinstance(msg, TLSApplicationData):
+                    counts["app_data_records"] += 1
+                    # Scapy keeps the ciphertext in msg.data when it could not decrypt;
+                    # decrypted data is the plaintext: the server's is b"A"*n etc.
+                    if msg.data[:1].isalpha() and len(set(msg.data)) == 1:
+                        counts["decrypted_app_data"] += 1
+                elif isinstance(msg, TLSFinished):
+                    counts["finished"] += 1
+            nxt = layer.payload
+            layer = nxt if isinstance(nxt, TLS) else nxt.getlayer(TLS) if nxt else None
+
+    sniff(offline=capture, session=TCPSession, prn=on_packet, store=False)
+    t2 = time.perf_counter()
+    counts["import_seconds"] = t1 - t0
+    counts["sniff_seconds"] = t2 - t1
+    print(json.dumps(counts))
+
+
+def bench_scapy(capture, keylog, port):
+    argv = [sys.executable, os.path.abspath(__file__), "--scapy-worker", capture, keylog,
+            str(port)]
+    wall, proc, err = run(argv)
+    result = {"tool": "scapy.layers.tls sniff(TCPSession)", "seconds": wall}
+    if err:
+        result["error"] = err
+        return result
+    result.update(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return result
+
+
+def bench_tshark(capture, keylog, port):
+    argv = ["tshark", "-n", "-r", capture, "-o", "tls.keylog_file:%s" % keylog,
+            "-d", "tcp.port==%d,tls" % port, "-Y", "tls", "-T", "fields",
+            "-e", "tls.record.content_type", "-e", "tls.handshake.type"]
+    wall, proc, err = run(argv)
+    result = {"tool": "tshark", "argv": " ".join(argv), "seconds": wall}
+    if err:
+        result["error"] = err
+        return result
+    records = app = finished = 0
+    for line in proc.stdout.splitlines():
+        types, _, hs = line.partition("\t")
+        for t in types.split(","):
+            if t:
+                records += 1
+                app += t == "23"
+        finished += hs.split(",").count("20")
+    result.update(records=records, app_data_records=app, finished_decrypted=finished)
+    return result
+
+
+def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--scapy-worker":
+        scapy_worker(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--capture", default=os.path.join(OUT, "bench.pcap"))
+    ap.add_argument("--keylog", default=os.path.join(OUT, "bench.keylog"))
+    ap.add_argument("--port", type=int, help="TLS port (default: from out/bench.json)")
+    ap.add_argument("--skip", action="append", default=[], choices=["ours", "scapy", "tshark"])
+    ap.add_argument("--result", default=os.path.join(OUT, "bench_result.json"))
+    args = ap.parse_args()
+    if not os.path.exists(args.capture):
+        sys.exit("%s: no capture; run benchmarks/make_capture.py first" % args.capture)
+    port = args.port
+    if port is None:
+        with open(os.path.join(os.path.dirname(args.capture), "bench.json")) as f:
+            port = json.load(f)["port"]
+
+    conns, records, app = count_records(args.capture)
+    print("capture %s: %d TLS connections, %d TLS records (%d application data)"
+          % (args.capture, conns, records, app))
+    stage = bench_streams(args.capture)
+    print("%s: %d packets in %.3fs = %.0f packets/s (in process, best of 3)"
+          % (stage["stage"], stage["packets"], stage["seconds"], stage["packets_per_second"]))
+    results = []
+    if "ours" not in args.skip:
+        results.append(bench_ours(args.capture, args.keylog))
+    if "scapy" not in args.skip:
+        results.append(bench_scapy(args.capture, args.keylog, port))
+    if "tshark" not in args.skip:
+        results.append(bench_tshark(args.capture, args.keylog, port))
+
+    for r in results:
+        if "error" in r:
+            r["records_per_second"] = None
+            print("%-38s FAILED after %.2fs: %s" % (r["tool"], r["seconds"], r["error"]))
+            continue
+        r["records_per_second"] = records / r["seconds"]
+        detail = {k: v for k, v in r.items()
+                  if k not in ("tool", "argv", "seconds", "records_per_second")}
+        print("%-38s %8.2fs %9.0f records/s  %s" % (r["tool"], r["seconds"],
+                                                     r["records_per_second"], detail))
+    rate = {r["tool"].split()[0]: r["records_per_second"] for r in results}
+    ours, scapy = rate.get("scapy-tls-hs"), rate.get("scapy.layers.tls")
+    summary = "records/s: " + ", ".join(
+        "%s %s" % (k, "failed" if v is None else "%.0f" % v) for k, v in rate.items())
+    if ours and scapy:
+        summary += "; scapy-tls-hs is %.1fx Scapy" % (ours / scapy)
+    print(summary)
+    doc = {"capture": args.capture, "keylog": args.keylog, "port": port,
+           "tls_connections": conns, "records": records, "app_data_records": app,
+           "python": sys.version.split()[0], "cpus": os.cpu_count(),
+           "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "streams": stage, "results": results, "summary": summary}
+    os.makedirs(os.path.dirname(args.result), exist_ok=True)
+    with open(args.result, "w") as f:
+        json.dump(doc, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

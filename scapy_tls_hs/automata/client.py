@@ -1,0 +1,591 @@
+"""The TLS client automaton: one TCP connection, one handshake, optional data, close.
+
+Rules of this module:
+- Every protocol decision belongs to ``connection.client.ClientConnection``. The automaton only
+  moves bytes (socket -> ``receive_data()``, ``data_to_send()`` -> socket), maps the core's
+  state to its own, reacts to the events it gets back, and keeps time.
+- The core is fed one whole record at a time, and the automaton changes state as soon as the
+  core does: a server flight that arrives in one TCP segment still walks through
+  WAIT_SERVER_HELLO_DONE and WAIT_SERVER_FINISHED (what is left waits in ``pending`` and is
+  taken by the next state's condition before it reads the socket again).
+- Reads block on the socket (``poll`` through ``TCPStream.select``) with a timeout; no busy
+  polling. Each waiting state has its timer: the handshake states and APP_DATA use
+  ``timeout``, RECEIVING the short ``idle_timeout`` (the answer is over when the server goes
+  quiet), CLOSING the wait for the server's close_notify.
+- Whatever goes wrong ends in a final state (CLOSED or ERROR) that returns a ``ClientResult``:
+  ``run()`` never raises for a failing server; the alert the core queued is sent first.
+  Only bad options (unknown suite, unreadable key file) raise, from ``run()``.
+
+States (the automaton's state follows the core's after each chunk received)::
+
+    BEGIN --(TCP connected)--> CONNECTED --(ClientHello sent)--> WAIT_SERVER_HELLO
+    WAIT_SERVER_HELLO --(full handshake)--> WAIT_SERVER_HELLO_DONE
+        --(our Certificate/ClientKeyExchange/CCS/Finished sent)--> WAIT_SERVER_FINISHED
+    WAIT_SERVER_HELLO --(resumption)--> WAIT_SERVER_FINISHED
+    WAIT_SERVER_FINISHED --(server Finished verified)--> APP_DATA
+    APP_DATA --(data sent, first answer)--> RECEIVING --(quiet)--> CLOSING --> CLOSED
+    APP_DATA --(nothing to send)--> CLOSING
+    any --(server close_notify or EOF after the handshake)--> CLOSED
+    any --(alert, bad bytes, timeout, EOF in the handshake)--> ERROR
+"""
+import copy
+import ipaddress
+import socket
+import threading
+import time
+
+from scapy.automaton import ATMT, Automaton, Timer, _TimerList
+from scapy.plist import PacketList
+
+from ..codec.records import MAX_RECORD_LENGTH
+from ..errors import AlertError, TLSError
+from .client_result import ClientResult
+from .server import Chunk, TCPStream
+
+__all__ = ["TLSClientAutomaton", "ClientResult", "client_config"]
+
+MAX_RECEIVED = 1 << 20          # keep at most 1 MiB of the server's data in the result
+IDLE_TIMEOUT = 0.5              # after the server's last data, wait this long for more
+CLOSE_WAIT = 1.0                # after our close_notify, wait at most this for the server's
+
+# The core's state (``connection/states.py``) -> the automaton's state. Kept out of the
+# methods' code on purpose: Scapy draws its graph from the names and strings a condition's
+# code holds, and these must not look like transitions.
+_WAIT_FOR = dict.fromkeys(("EXPECT_SERVER_HELLO",), "WAIT_SERVER_HELLO")
+_WAIT_FOR.update(dict.fromkeys((
+    "EXPECT_CERTIFICATE", "EXPECT_CERTIFICATE_OR_TICKET_RESUMPTION",
+    "EXPECT_SERVER_KEY_EXCHANGE", "EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE",
+    "EXPECT_SERVER_HELLO_DONE"), "WAIT_SERVER_HELLO_DONE"))
+_WAIT_FOR.update(dict.fromkeys((
+    "EXPECT_NEW_SESSION_TICKET", "EXPECT_CHANGE_CIPHER_SPEC", "EXPECT_FINISHED"),
+    "WAIT_SERVER_FINISHED"))
+_WAIT_FOR["CLOSED"] = "CLOSED"
+_CORE_DONE = "CONNECTED"                    # the core's "handshake done" state
+_HANDSHAKE_DONE, _ANSWERING, _CLOSING = "APP_DATA", "RECEIVING", "CLOSING"
+_AFTER_HANDSHAKE = frozenset((_HANDSHAKE_DONE, _ANSWERING, _CLOSING))
+
+_keylog_lock = threading.Lock()
+
+
+def _is_ip(host):
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
+def _versions(version, versions):
+    """``version`` is the highest version offered (lower ones are accepted, as any client
+    does); ``versions`` is the exact set."""
+    from ..connection.config import ALL_VERSIONS, parse_version, parse_versions
+    if versions is not None:
+        return parse_versions(versions)
+    if version is None:
+        return ALL_VERSIONS
+    top = parse_version(version)
+    return tuple(v for v in ALL_VERSIONS if v <= top)
+
+
+def client_config(server=None, *, version=None, versions=None, ciphers=None, sni=None,
+                  alpn=None, cert=None, key=None, cafile=None, session=None, ems=True, etm=True,
+                  tickets=True, client_hello=None, groups=None, sig_schemes=None):
+    """A ``ClientConfig`` from the automaton's options (the CLI's flags).
+
+    ``sni`` defaults to ``server`` when that is a host name (never an IP address, RFC 6066
+    section 3); ``sni=False`` sends none. The name is also what ``cafile`` verification checks.
+    """
+    from ..connection.config import ClientConfig
+    if sni is None and server and not _is_ip(server):
+        sni = server
+    kwargs = dict(versions=_versions(version, versions), ciphers=ciphers or None,
+                  sni=sni or None, alpn=alpn or None, cert_chain=cert, private_key=key,
+                  cafile=cafile, ems=ems, etm=etm, tickets=tickets, session=session,
+                  client_hello=client_hello)
+    if groups is not None:
+        kwargs["groups"] = tuple(groups)
+    if sig_schemes is not None:
+        kwargs["sig_schemes"] = tuple(sig_schemes)
+    return ClientConfig(**kwargs)
+
+
+def _own_timers(class_timeouts):
+    """Scapy keeps ``Timer`` objects on the class; each instance needs its own values (and
+    instances may run in parallel threads). A plain attribute copy: ``copy.copy`` costs
+    more than the whole rest of setting an automaton up."""
+    own = {}
+    new = object.__new__
+    for state, timers in class_timeouts.items():
+        copied = _TimerList()
+        for t in timers.timers:
+            clone = new(Timer)
+            clone.__dict__.update(t.__dict__)
+            copied.timers.append(clone)
+        own[state] = copied
+    return own
+
+
+class TLSClientAutomaton(Automaton):
+    """``TLSClientAutomaton("127.0.0.1", 4433, data=b"GET / HTTP/1.0\\r\\n\\r\\n").run()``
+    connects, runs the handshake, sends ``data``, collects the answer, closes, and returns a
+    ``ClientResult``.
+
+    Options mirror ``scapy-tls-hs client``: ``version`` (highest offered; or ``versions``, the
+    exact set), ``ciphers``, ``sni``, ``alpn``, ``cert``, ``key``, ``cafile``, ``data``,
+    ``session`` (a previous result's ``.session``: resume it), ``keylog`` (NSS key log file),
+    ``timeout``; also ``ems``, ``etm``, ``tickets`` (offer the extensions), ``groups`` and
+    ``sig_schemes`` (code points, in order of preference), ``client_hello``
+    (a ``TLSClientHello`` packet, codec ``ClientHello`` or bytes, sent as is), ``config`` (a
+    prebuilt ``ClientConfig`` replacing the protocol options), ``sock`` (an already connected
+    TCP socket), ``idle_timeout`` (how long the server may stay quiet once it has answered),
+    ``tamper`` (``f(msg_type, body) -> body or None``, called on each handshake message we
+    send).
+    """
+
+    def __init__(self, server=None, dport=443, **options):
+        self.timeout = _own_timers(type(self).timeout)
+        stream = TCPStream(None, timeout=options.get("timeout") or 10.0)
+        # Scapy's Automaton takes ``sock`` (our stream) and ``session`` (a Scapy session)
+        # for itself: the user's connected socket and TLS session travel under other names.
+        options["tcp_socket"] = options.pop("sock", None)
+        options["tls_session"] = options.pop("session", None)
+        super().__init__(server, dport, sock=stream, **options)
+
+    def parse_args(self, server=None, dport=443, version=None, versions=None, ciphers=None,
+                   sni=None, alpn=None, cert=None, key=None, cafile=None, data=None,
+                   session=None, keylog=None, timeout=10.0, client_hello=None, config=None,
+                   ems=True, etm=True, tickets=True, groups=None, sig_schemes=None,
+                   idle_timeout=IDLE_TIMEOUT, tamper=None, tcp_socket=None, tls_session=None,
+                   sock=None, **kargs):
+        super().parse_args(**kargs)
+        session = tls_session if tls_session is not None else session
+        if config is None:
+            config = client_config(server, version=version, versions=versions,
+                                   ciphers=ciphers, sni=sni, alpn=alpn, cert=cert, key=key,
+                                   cafile=cafile, session=session, ems=ems, etm=etm,
+                                   tickets=tickets, client_hello=client_hello, groups=groups,
+                                   sig_schemes=sig_schemes)
+        elif session is not None:
+            # A shallow copy keeps the loaded certificates and resolved suites.
+            config = copy.copy(config)
+            config.session = session
+        self.config = config
+        self.server, self.dport = server, int(dport)
+        self.given_socket = tcp_socket
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.data = data
+        self.keylog = keylog
+        self.tamper = tamper
+        self.read_timeout = float(timeout) if timeout else 10.0
+        self.idle_timeout = min(float(idle_timeout), self.read_timeout)
+        waits = {"RECEIVING": self.idle_timeout,
+                 "CLOSING": min(CLOSE_WAIT, self.read_timeout)}
+        for state, timers in self.timeout.items():
+            for timer in timers:
+                timer.set(waits.get(state, self.read_timeout))
+        self.conn = None
+        self.pending = bytearray()      # received, not yet handed to the core
+        self.received = bytearray()
+        self.errors = []
+        self.keylog_written = False
+        self.started_at = None
+
+    # -- running: in the caller's thread when nothing needs Scapy's control thread ---------
+
+    def _do_start(self, *args, **kargs):
+        """Scapy starts a control thread per automaton here. Starting a thread costs more
+        than a whole TLS handshake on a busy machine, so it is put off until something needs
+        it (``runbg()``, ``next()``, breakpoints, interception points); a plain blocking
+        ``run()`` runs the states in the caller's thread instead."""
+        self._deferred_start = (args, kargs)
+
+    def _ensure_thread(self):
+        if getattr(self, "_deferred_start", None) is not None:
+            args, kargs = self._deferred_start
+            self._deferred_start = None
+            Automaton._do_start(self, *args, **kargs)
+
+    def run(self, resume=None, wait=True):
+        """Run to the end and return the ``ClientResult``. Afterwards the automaton's pipes
+        are closed at once (Scapy's states hold references to the automaton, so they would
+        otherwise wait for the cyclic garbage collector, and a process running many
+        connections would run out of descriptors ``select()`` can watch)."""
+        if (resume is None and wait and getattr(self, "_deferred_start", None) is not None
+                and not self.breakpoints and not self.interception_points):
+            self._deferred_start = None
+            try:
+                return self._run_inline()
+            finally:
+                self.destroy()
+        self._ensure_thread()
+        result = super().run(resume, wait)
+        if isinstance(result, ClientResult):
+            with self.started:          # the control thread has let go of it
+                pass
+            self.destroy()
+        return result
+
+    def runbg(self, resume=None, wait=False):
+        self._ensure_thread()
+        return super().runbg(resume, wait)
+
+    def __next__(self):
+        self._ensure_thread()
+        return super().__next__()
+
+    def _run_inline(self):
+        """What Scapy's control thread does for a RUN command, without the thread and its
+        command pipes: set up, then walk the states to a final one."""
+        with self.started:
+            self.threadid = threading.get_ident()
+            self.packets = PacketList(name="session[%s]" % self.__class__.__name__)
+            self.parse_args(*self.init_args, **self.init_kargs)
+            self.state = self.initial_states[0](self)
+            self.send_sock = self.listen_sock = self.sock
+            try:
+                for _ in self._do_iter():
+                    pass        # only breakpoints or commands yield: there are none
+            finally:
+                self.threadid = None
+                self.sock.close()
+            return self.final_state_output
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _error(self, text):
+        if text not in self.errors:
+            self.errors.append(text)
+
+    def _flush(self):
+        """Send whatever the connection queued (flight, alert, data, close_notify)."""
+        data = self.conn.data_to_send()
+        if data:
+            try:
+                self.send(Chunk(data))
+            except OSError as exc:
+                self._error("send failed: %s" % (exc.strerror or exc))
+                raise self.ERROR()
+
+    def _flush_quietly(self):
+        try:
+            data = self.conn.data_to_send()
+            if data:
+                self.send(Chunk(data))
+        except Exception:
+            pass
+
+    def _feed(self, chunk):
+        """Hand the bytes to the core, send its answer, keep the data and alerts it reports.
+        A protocol error ends in ERROR once the queued alert is out."""
+        try:
+            events = self.conn.receive_data(bytes(chunk))
+        except AlertError as exc:
+            self._on_events(getattr(exc, "events", ()))
+            self._error(str(exc) if exc.received else "sent alert %s" % exc)
+            self._flush_quietly()
+            self._write_keylog()
+            raise self.ERROR()
+        self._on_events(events)
+        self._write_keylog()
+        self._flush()
+
+    def _on_events(self, events):
+        for ev in events:
+            kind = type(ev).__name__
+            if kind == "ApplicationData":
+                room = MAX_RECEIVED - len(self.received)
+                if room > 0:
+                    self.received += ev.data[:room]
+            elif kind == "Alert" and ev.description != "close_notify" and ev.level != 2:
+                self._error("received warning alert %s" % ev.description)
+
+    def _next_record(self):
+        """The first whole record of ``pending`` (removed from it), or None. A header that
+        cannot be TLS goes to the core as it is: the core raises the right alert."""
+        buf = self.pending
+        if len(buf) < 5:
+            return None
+        length = buf[3] << 8 | buf[4]
+        if not 20 <= buf[0] <= 24 or buf[1] != 3 or length > MAX_RECORD_LENGTH:
+            record = bytes(buf)
+            buf.clear()
+            return record
+        if len(buf) < 5 + length:
+            return None
+        record = bytes(buf[:5 + length])
+        del buf[:5 + length]
+        return record
+
+    def _consume(self, *targets):
+        """Feed the pending records one by one; move to the state the core reached, one of
+        ``targets`` (each condition lists its own, so Scapy's graph shows the real
+        transitions), as soon as it differs from ours."""
+        while True:
+            record = self._next_record()
+            if record is None:
+                return
+            self._feed(record)
+            target = self._state_for(self.conn.state)
+            if target is None:
+                continue
+            for state in targets:
+                if state.atmt_state == target:
+                    raise state()
+            self._error("internal error: core state %s in %s" % (self.conn.state,
+                                                                 self.state.state))
+            raise self.ERROR()
+
+    def _state_for(self, core_state):
+        """The automaton state that matches the core's ``core_state``; None to stay."""
+        here = self.state.state
+        if core_state == _CORE_DONE:
+            if here not in _AFTER_HANDSHAKE:
+                target = _HANDSHAKE_DONE
+            elif self.received and here != _CLOSING:
+                target = _ANSWERING
+            else:
+                return None
+        else:
+            target = _WAIT_FOR.get(core_state, here)
+        return None if target == here else target
+
+    def _write_keylog(self):
+        """One CLIENT_RANDOM line as soon as the master secret exists (even if the handshake
+        then fails, the capture can still be read)."""
+        if not self.keylog or self.keylog_written or self.conn is None:
+            return
+        line = self.conn.keylog_line()
+        if line is None:
+            return
+        self.keylog_written = True
+        with _keylog_lock:
+            if hasattr(self.keylog, "write"):
+                self.keylog.write(line + "\n")
+                self.keylog.flush()
+            else:
+                with open(self.keylog, "a", encoding="ascii") as f:
+                    f.write(line + "\n")
+
+    def result(self):
+        elapsed = None if self.started_at is None else time.monotonic() - self.started_at
+        return ClientResult(self.conn, client=self.sock.local, server=self.sock.peer,
+                            received=self.received, errors=self.errors, elapsed=elapsed)
+
+    # -- states --------------------------------------------------------------------------
+
+    @ATMT.state(initial=1)
+    def BEGIN(self):
+        """Open the TCP connection (or take the socket we were given)."""
+        from ..connection.client import ClientConnection
+        self.started_at = time.monotonic()
+        self.conn = ClientConnection(self.config)
+        if self.tamper is not None:
+            self.conn.tamper = self.tamper
+        if self.given_socket is not None:
+            self.sock.attach(self.given_socket)
+            return
+        try:
+            tcp = socket.create_connection((self.server, self.dport),
+                                           timeout=self.read_timeout)
+        except socket.timeout:
+            self._error("timeout: no TCP connection to %s:%d in %gs"
+                        % (self.server, self.dport, self.read_timeout))
+        except OSError as exc:
+            self._error("cannot connect to %s:%d: %s"
+                        % (self.server, self.dport, exc.strerror or exc))
+        else:
+            self.sock.attach(tcp)
+
+    @ATMT.condition(BEGIN)
+    def tcp_connected(self):
+        if self.errors:
+            raise self.ERROR()
+        raise self.CONNECTED()
+
+    @ATMT.state()
+    def CONNECTED(self):
+        """TCP is up: send the ClientHello (ours, or the user's as is)."""
+        self.conn.start()
+        self._flush()
+
+    @ATMT.condition(CONNECTED)
+    def client_hello_sent(self):
+        raise self.WAIT_SERVER_HELLO()
+
+    @ATMT.state()
+    def WAIT_SERVER_HELLO(self):
+        """Waiting for the ServerHello: it says full handshake or resumption."""
+
+    def _server_hello(self):
+        self._consume(self.WAIT_SERVER_HELLO_DONE, self.WAIT_SERVER_FINISHED, self.CLOSED)
+
+    @ATMT.condition(WAIT_SERVER_HELLO)
+    def pending_server_hello(self):
+        self._server_hello()
+
+    @ATMT.receive_condition(WAIT_SERVER_HELLO)
+    def server_hello(self, chunk):
+        self.pending += chunk
+        self._server_hello()
+
+    @ATMT.state()
+    def WAIT_SERVER_HELLO_DONE(self):
+        """Full handshake: Certificate, ServerKeyExchange, CertificateRequest, ServerHelloDone.
+        The core answers ServerHelloDone with our flight (Certificate, ClientKeyExchange,
+        CertificateVerify, ChangeCipherSpec, Finished)."""
+
+    def _server_flight(self):
+        self._consume(self.WAIT_SERVER_FINISHED, self.CLOSED)
+
+    @ATMT.condition(WAIT_SERVER_HELLO_DONE)
+    def pending_server_flight(self):
+        self._server_flight()
+
+    @ATMT.receive_condition(WAIT_SERVER_HELLO_DONE)
+    def server_flight(self, chunk):
+        self.pending += chunk
+        self._server_flight()
+
+    @ATMT.state()
+    def WAIT_SERVER_FINISHED(self):
+        """NewSessionTicket, ChangeCipherSpec and Finished from the server (after our
+        Finished, or right after the ServerHello when resuming)."""
+
+    def _server_finished(self):
+        self._consume(self.APP_DATA, self.CLOSED)
+
+    @ATMT.condition(WAIT_SERVER_FINISHED)
+    def pending_server_finished(self):
+        self._server_finished()
+
+    @ATMT.receive_condition(WAIT_SERVER_FINISHED)
+    def server_finished(self, chunk):
+        self.pending += chunk
+        self._server_finished()
+
+    @ATMT.state()
+    def APP_DATA(self):
+        """Handshake done: send our data, then wait for the answer."""
+        self._write_keylog()
+        if not self.data:
+            raise self.CLOSING()
+        try:
+            self.conn.send_application_data(self.data)
+        except TLSError as exc:
+            self._error(str(exc))
+            raise self.ERROR()
+        self._flush()
+
+    @ATMT.condition(APP_DATA)
+    def pending_answer(self):
+        self._consume(self.RECEIVING, self.CLOSED)
+
+    @ATMT.receive_condition(APP_DATA)
+    def first_answer(self, chunk):
+        self.pending += chunk
+        self._consume(self.RECEIVING, self.CLOSED)
+
+    @ATMT.state()
+    def RECEIVING(self):
+        """The server is answering: more may come; it is over when the server closes or stays
+        quiet for ``idle_timeout``. Re-entered on each chunk, which restarts the timer."""
+
+    @ATMT.condition(RECEIVING)
+    def pending_more_answer(self):
+        self._consume(self.CLOSED)
+
+    @ATMT.receive_condition(RECEIVING)
+    def more_answer(self, chunk):
+        self.pending += chunk
+        self._consume(self.CLOSED)
+        raise self.RECEIVING()
+
+    @ATMT.state()
+    def CLOSING(self):
+        """Our close_notify goes out; the server's (or its FIN) is awaited briefly."""
+        if self.conn.closed or self.sock.closed:
+            raise self.CLOSED()
+        self.conn.close()
+        # The server may have gone already: a close that cannot be sent is no failure.
+        self._flush_quietly()
+
+    @ATMT.condition(CLOSING)
+    def pending_close(self):
+        self._consume(self.CLOSED)
+
+    @ATMT.receive_condition(CLOSING)
+    def server_close(self, chunk):
+        self.pending += chunk
+        self._consume(self.CLOSED)
+
+    @ATMT.state(final=1)
+    def CLOSED(self):
+        self.sock.close()
+        return self.result()
+
+    @ATMT.state(final=1)
+    def ERROR(self):
+        self.sock.close()
+        return self.result()
+
+    # -- timeouts and EOF ----------------------------------------------------------------
+
+    def _handshake_timeout(self):
+        self._error("timeout: no answer from the server in %s after %gs"
+                    % (self.state.state, self.read_timeout))
+        self._flush_quietly()
+        raise self.ERROR()
+
+    @ATMT.timeout(WAIT_SERVER_HELLO, 10)
+    def timeout_server_hello(self):
+        self._handshake_timeout()
+
+    @ATMT.timeout(WAIT_SERVER_HELLO_DONE, 10)
+    def timeout_server_flight(self):
+        self._handshake_timeout()
+
+    @ATMT.timeout(WAIT_SERVER_FINISHED, 10)
+    def timeout_server_finished(self):
+        self._handshake_timeout()
+
+    @ATMT.timeout(APP_DATA, 10)
+    def no_answer(self):
+        raise self.CLOSING()
+
+    @ATMT.timeout(RECEIVING, 10)
+    def answer_over(self):
+        raise self.CLOSING()
+
+    @ATMT.timeout(CLOSING, 10)
+    def no_close_notify(self):
+        raise self.CLOSED()
+
+    def _eof_in_handshake(self):
+        self._error("connection closed by the server during the handshake (in %s)"
+                    % self.state.state)
+        raise self.ERROR()
+
+    @ATMT.eof(WAIT_SERVER_HELLO)
+    def eof_server_hello(self):
+        self._eof_in_handshake()
+
+    @ATMT.eof(WAIT_SERVER_HELLO_DONE)
+    def eof_server_flight(self):
+        self._eof_in_handshake()
+
+    @ATMT.eof(WAIT_SERVER_FINISHED)
+    def eof_server_finished(self):
+        self._eof_in_handshake()
+
+    @ATMT.eof(APP_DATA)
+    def eof_app_data(self):
+        raise self.CLOSED()
+
+    @ATMT.eof(RECEIVING)
+    def eof_receiving(self):
+        raise self.CLOSED()
+
+    @ATMT.eof(CLOSING)
+    def eof_closing(self):
+        raise self.CLOSED()

@@ -1,0 +1,100 @@
+"""What one run of the client automaton returns: the ``client --json`` fields, the session
+to resume, and every message exchanged (as core events and as Scapy packets)."""
+import hashlib
+
+from ..registry import VERSIONS
+
+__all__ = ["ClientResult"]
+
+
+class ClientResult:
+    """What one client connection did: the ``client --json`` fields as attributes (and
+    ``to_dict()``), plus ``session`` (pass it as ``session=`` to resume), ``events`` (every
+    record sent and received, in order) and ``packets`` (the same as Scapy packets)."""
+
+    FIELDS = ("client", "server", "version", "cipher_suite", "session_id", "resumed", "sni",
+              "alpn", "client_auth", "extended_master_secret", "messages",
+              "handshake_complete", "received", "ticket", "errors")
+
+    def __init__(self, conn, client=None, server=None, received=b"", errors=(), elapsed=None):
+        self.connection = conn
+        self.client, self.server = client, server
+        self.received_bytes = bytes(received)
+        self.errors = list(errors)
+        self.elapsed = elapsed
+        self.session = getattr(conn, "session", None)
+        self.events = list(getattr(conn, "events", []) or [])
+        self.messages = list(getattr(conn, "messages", []) or [])
+        self.version = VERSIONS.get(conn.version) if conn is not None and conn.version else None
+        self.cipher_suite = conn.suite.name if conn is not None and conn.suite else None
+        self.session_id = bytes(getattr(conn, "session_id", b"") or b"").hex()
+        self.resumed = bool(getattr(conn, "resumed", False))
+        self.sni = getattr(conn, "sni", None)
+        self.alpn = getattr(conn, "alpn", None)
+        self.client_auth = bool(getattr(conn, "client_auth", False))
+        self.extended_master_secret = bool(getattr(conn, "extended_master_secret", False))
+        self.encrypt_then_mac = bool(getattr(conn, "encrypt_then_mac", False))
+        self.handshake_complete = bool(getattr(conn, "handshake_complete", False))
+        self.ticket = bool(getattr(conn, "ticket", False))
+        self.peer_certificates = list(getattr(conn, "peer_certificates", []) or []) or \
+            self._certificates_seen()
+
+    def _certificates_seen(self):
+        """The server's chain as it came, when the core did not keep it (it was rejected)."""
+        from ..codec.messages import Certificate
+        from ..errors import DecodeError
+        for ev in self.events:
+            if getattr(ev, "direction", None) == "server" and \
+                    getattr(ev, "msg_type", None) == 11:
+                try:
+                    return list(Certificate.parse(ev.body).certificates)
+                except DecodeError:
+                    return []
+        return []
+
+    @property
+    def received(self):
+        return self.received_bytes.decode("utf-8", "replace")
+
+    @property
+    def ok(self):
+        """The handshake completed and nothing but warnings went wrong after it."""
+        return self.handshake_complete and all(e.startswith("received warning alert")
+                                               for e in self.errors)
+
+    @property
+    def packets(self):
+        """Every message sent and received as Scapy packets (built now, on demand)."""
+        return [ev.packet for ev in self.events if hasattr(type(ev), "packet")]
+
+    def certificates(self):
+        """The server's chain, leaf first: subject, issuer, SHA-256 fingerprint, validity."""
+        from cryptography import x509
+        out = []
+        for der in self.peer_certificates:
+            info = {"sha256": hashlib.sha256(der).hexdigest()}
+            try:
+                cert = x509.load_der_x509_certificate(der)
+                info.update(subject=cert.subject.rfc4514_string(),
+                            issuer=cert.issuer.rfc4514_string(),
+                            not_after=cert.not_valid_after_utc.isoformat())
+            except ValueError as exc:
+                info["error"] = str(exc)
+            out.append(info)
+        return out
+
+    def to_dict(self):
+        return {k: getattr(self, k) for k in self.FIELDS}
+
+    def __getitem__(self, key):
+        if key not in self.FIELDS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __repr__(self):
+        if self.handshake_complete:
+            what = "%s %s%s" % (self.version, self.cipher_suite,
+                                " resumed" if self.resumed else "")
+        else:
+            what = "failed: %s" % "; ".join(self.errors or ["no handshake"])
+        return "<ClientResult %s>" % what

@@ -1,0 +1,540 @@
+"""The TLS server automaton: one instance per TCP connection, IDLE -> WAIT -> APP_DATA.
+
+Rules of this module:
+- Every protocol decision belongs to ``connection.server.ServerConnection``. The automaton only
+  moves bytes (socket -> ``receive_data()``, ``data_to_send()`` -> socket), reacts to the
+  events it gets back, and keeps time.
+- Reads block on the socket (Scapy's select, here ``poll``) with a timeout: the whole handshake
+  must end within ``timeout`` seconds (WAIT), and once it is done the client may stay silent
+  at most ``timeout`` seconds between two records (APP_DATA). No busy polling anywhere.
+- Whatever goes wrong ends in a final state (CLOSED or ERROR) that returns the report: a
+  failing client never raises out of ``run()``; the alert the core queued is sent first.
+- Nothing here is shared between connections except the read-only ``ServerConfig`` (with its
+  thread-safe session cache and ticket keys); Scapy's timers, which are class attributes, are
+  copied per instance for that reason.
+
+States::
+
+    IDLE  --(TCP connection)-->  WAIT  --(both Finished)-->  APP_DATA
+    APP_DATA  --(HTTP answer sent, or client idle for ``timeout``)-->  CLOSING
+    APP_DATA  --(client's close_notify or EOF)-->  CLOSED
+    CLOSING  --(client's close_notify, EOF or a short linger timeout)-->  CLOSED
+    WAIT/APP_DATA  --(alert, bad bytes, handshake timeout, EOF in the handshake)-->  ERROR
+"""
+import copy
+import select
+import socket
+import threading
+import time
+
+from scapy.automaton import ATMT, Automaton, _TimerList
+from scapy.supersocket import SuperSocket
+
+from ..errors import AlertError, TLSError
+from ..registry import VERSIONS
+
+__all__ = ["TLSServerAutomaton", "TCPStream", "server_config", "http_response"]
+
+# A closing server waits this long for the client's close_notify (or FIN) before closing, so
+# unread client bytes never turn the close into a RST that would destroy our last records.
+LINGER_SECONDS = 1.0
+RECV_SIZE = 65536
+MAX_REPORTED = 1 << 20          # keep at most 1 MiB of what the client sent for the report
+
+
+class Chunk(bytes):
+    """Bytes read from the TCP stream, as Scapy's automaton wants a ``summary()``."""
+
+    __slots__ = ()
+
+    def summary(self):
+        return "TCP data (%d bytes)" % len(self)
+
+    def copy(self):
+        return self
+
+
+class TCPStream(SuperSocket):
+    """A connected TCP socket as a Scapy ``SuperSocket``: ``recv()`` returns the next chunk of
+    the byte stream, never blocking (the automaton only reads after ``select`` said so) and
+    raising ``EOFError`` when the peer closed or reset the connection."""
+
+    desc = "TCP byte stream"
+
+    def __init__(self, sock=None, timeout=10.0):
+        self.ins = self.outs = sock
+        self.timeout = timeout
+        self.peer = None
+        self.local = None
+        if sock is not None:
+            self.attach(sock)
+
+    def attach(self, sock):
+        self.ins = self.outs = sock
+        # A send that cannot progress (client not reading) fails after ``timeout``.
+        sock.settimeout(self.timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        try:
+            self.peer = "%s:%d" % sock.getpeername()[:2]
+            self.local = "%s:%d" % sock.getsockname()[:2]
+        except (OSError, TypeError):      # not an IP socket (a socketpair in tests)
+            pass
+
+    def recv(self, x=RECV_SIZE, **kwargs):
+        try:
+            data = self.ins.recv(x)
+        except OSError:                   # reset, or a timeout set by attach()
+            raise EOFError("connection reset") from None
+        if not data:
+            raise EOFError("connection closed")
+        return Chunk(data)
+
+    def send(self, data):
+        data = bytes(data)
+        if data:
+            self.outs.sendall(data)
+        return len(data)
+
+    def fileno(self):
+        return self.ins.fileno()
+
+    def shutdown_write(self):
+        try:
+            self.ins.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def linger(self, seconds=LINGER_SECONDS):
+        """Half-close, then read (and drop) until the peer closes or ``seconds`` pass."""
+        sock = self.ins
+        if sock is None or self.closed:
+            return
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + seconds
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not _poll_in(sock, left):
+                    return
+                if not sock.recv(RECV_SIZE):
+                    return
+        except OSError:
+            return
+
+    def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        if self.ins is not None:
+            try:
+                self.ins.close()
+            except OSError:
+                pass
+
+    @staticmethod
+    def select(sockets, remain=None):
+        """Like Scapy's, but with ``poll`` so descriptors above 1024 work too."""
+        poller = select.poll()
+        by_fd = {}
+        for s in sockets:
+            fd = s.fileno()
+            by_fd[fd] = s
+            poller.register(fd, select.POLLIN)
+        ms = None if remain is None else max(0, int(remain * 1000))
+        try:
+            ready = poller.poll(ms)
+        except InterruptedError:
+            return []
+        return [by_fd[fd] for fd, _ in ready if fd in by_fd]
+
+
+def _poll_in(sock, seconds):
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return bool(poller.poll(int(seconds * 1000)))
+
+
+def _version_range(version):
+    """``version`` is the highest version served; every lower one down to TLS 1.0 is served
+    too, so old clients still get in unless ``versions`` says otherwise."""
+    from ..connection.config import parse_version
+    top = parse_version(version)
+    return tuple(v for v in (0x0301, 0x0302, 0x0303) if v <= top)
+
+
+def server_config(cert=None, key=None, *, version=None, versions=None, ciphers=None,
+                  client_auth="none", cafile=None, alpn=None, tickets=True,
+                  session_cache=None, ticket_keys=None, identities=(), ems=True, etm=True):
+    """A ``ServerConfig`` from the automaton's options (the CLI's flags). Built once by the
+    listener and shared by every connection: certificates and keys are loaded here."""
+    from ..connection.config import ServerConfig
+    if client_auth is True:
+        client_auth = "required"
+    elif client_auth in (False, None):
+        client_auth = "none"
+    if versions is None and version is not None:
+        versions = _version_range(version)
+    kwargs = dict(cert_chain=cert, private_key=key, ciphers=ciphers or None,
+                  client_auth=client_auth, cafile=cafile, alpn=alpn or None,
+                  session_cache=session_cache, ticket_keys=ticket_keys,
+                  tickets=tickets, ems=ems, etm=etm, extra_identities=list(identities))
+    if versions is not None:
+        kwargs["versions"] = versions
+    return ServerConfig(**kwargs)
+
+
+def http_response(session, resumed=False):
+    """The default answer: a small HTTP/1.1 200 naming what was negotiated."""
+    if session is not None:
+        body = "scapy-tls-hs: %s %s%s\n" % (
+            VERSIONS.get(session.version, hex(session.version)), session.suite.name,
+            " (resumed)" if resumed else "")
+    else:
+        body = "scapy-tls-hs\n"
+    body = body.encode()
+    head = ("HTTP/1.1 200 OK\r\nServer: scapy-tls-hs\r\nContent-Type: text/plain\r\n"
+            "Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body))
+    return head.encode() + body
+
+
+_HTTP_METHODS = (b"GET ", b"HEAD ", b"POST ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ",
+                 b"CONNECT ", b"TRACE ")
+
+
+def _request_complete(data):
+    """An HTTP request is answered once its headers are in; anything else at once."""
+    if b"\r\n\r\n" in data or b"\n\n" in data:
+        return True
+    head = bytes(data[:8])
+    looks_http = any(m.startswith(head) or head.startswith(m) for m in _HTTP_METHODS)
+    return not looks_http
+
+
+_keylog_lock = threading.Lock()
+
+
+def _text(value):
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else value
+
+
+def _own_timers(class_timeouts):
+    """Scapy keeps ``Timer`` objects on the class; concurrent instances must not share them."""
+    own = {}
+    for state, timers in class_timeouts.items():
+        copied = _TimerList()
+        for t in timers:
+            copied.add_timer(copy.copy(t))
+        own[state] = copied
+    return own
+
+
+class TLSServerAutomaton(Automaton):
+    """Serve one TLS client: ``TLSServerAutomaton(cert=..., key=...).run()`` accepts one TCP
+    connection on ``host:port`` (or serves ``sock`` when given, as the listener does) and
+    returns its report (the ``client --json`` fields, ``received`` being what the client
+    sent). Options mirror ``scapy-tls-hs server``: ``cert, key, host, port, version (highest
+    served) or versions, ciphers, client_auth, cafile, keylog, echo, tickets, alpn, timeout``;
+    ``config`` (a prebuilt ``ServerConfig``) replaces the protocol options, ``response``
+    (bytes) replaces the HTTP answer.
+    """
+
+    def __init__(self, sock=None, *, inline=False, **options):
+        self.timeout = _own_timers(type(self).timeout)
+        self._inline = inline
+        stream = sock if isinstance(sock, TCPStream) else TCPStream(
+            sock, timeout=options.get("timeout") or 10.0)
+        super().__init__(sock=stream, **options)
+
+    def _do_start(self, *args, **kargs):
+        # (Overridden rather than ``start``: Scapy's build_graph() follows the names a state
+        # uses, and IDLE calls the connection's ``start``.)
+        if self._inline:
+            return          # run_inline() drives the states in the caller's thread
+        super()._do_start(*args, **kargs)
+
+    def run_inline(self):
+        """Run to a final state in the calling thread and return the report.
+
+        The states and conditions run on Scapy's own engine (``_do_iter``), but without
+        the control thread and command pipes that ``run()`` puts in between: the listener
+        already gives each connection its own thread, and starting and handing over to a
+        second one per connection cost more CPU than the handshake's protocol work.
+        Needs ``inline=True`` at construction (no control thread is started then)."""
+        if not self._inline:
+            raise ValueError("run_inline() needs TLSServerAutomaton(..., inline=True)")
+        with self.started:
+            self.parse_args(*self.init_args, **self.init_kargs)
+            self.state = self.initial_states[0](self)
+            self.send_sock = self.listen_sock = self.sock
+            for _ in self._do_iter():       # one step per state entered
+                pass
+        return self.final_state_output
+
+    def parse_args(self, cert=None, key=None, host="127.0.0.1", port=4433, version=None,
+                   versions=None, ciphers=None, client_auth="none", cafile=None, keylog=None,
+                   echo=False, tickets=True, alpn=None, timeout=10.0, response=None,
+                   config=None, session_cache=None, ticket_keys=None, identities=(),
+                   sock=None, listen_socket=None, **kargs):
+        super().parse_args(**kargs)
+        if config is None:
+            config = server_config(cert, key, version=version, versions=versions,
+                                   ciphers=ciphers, client_auth=client_auth, cafile=cafile,
+                                   alpn=alpn, tickets=tickets, session_cache=session_cache,
+                                   ticket_keys=ticket_keys, identities=identities)
+        self.config = config
+        self.host, self.port = host, port
+        self.listen_socket = listen_socket
+        self.keylog = keylog
+        self.echo = echo
+        self.response = response
+        self.read_timeout = float(timeout) if timeout else 10.0
+        for timer in self.timeout[self.WAIT.atmt_state]:
+            timer.set(self.read_timeout)
+        for timer in self.timeout[self.APP_DATA.atmt_state]:
+            timer.set(self.read_timeout)
+        for timer in self.timeout[self.CLOSING.atmt_state]:
+            timer.set(min(self.read_timeout, LINGER_SECONDS))
+        self.conn = None
+        self.received = bytearray()
+        self.request = bytearray()
+        self.errors = []
+        self.bytes_in = 0
+        self.answered = False
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _flush(self):
+        """Send whatever the connection queued (handshake flight, alert, data)."""
+        data = self.conn.data_to_send()
+        if data:
+            try:
+                self.send(Chunk(data))
+            except OSError as exc:
+                self._error("send failed: %s" % exc)
+                raise self.ERROR()
+
+    def _error(self, text):
+        if text not in self.errors:
+            self.errors.append(text)
+
+    def _feed(self, chunk):
+        """Hand the bytes to the core, send its answer, return the events. A protocol error
+        ends in ERROR after the queued alert went out."""
+        self.bytes_in += len(chunk)
+        try:
+            events = self.conn.receive_data(bytes(chunk))
+        except AlertError as exc:
+            self._error(str(exc) if exc.received else "sent alert %s" % exc)
+            self._flush_quietly()
+            raise self.ERROR()
+        except Exception as exc:    # a core bug must not kill the server nor other clients
+            self._error("internal error: %s: %s" % (type(exc).__name__, exc))
+            raise self.ERROR()
+        closed = False
+        for ev in events:
+            kind = type(ev).__name__
+            if kind == "ApplicationData":
+                if len(self.received) < MAX_REPORTED:
+                    self.received += ev.data[:MAX_REPORTED - len(self.received)]
+                self._on_application_data(ev.data)
+            elif kind == "HandshakeComplete":
+                self._write_keylog()
+            elif kind == "Alert":
+                if ev.description == "close_notify":
+                    closed = True
+                elif ev.level == 2:
+                    self._error("received alert %s" % ev.description)
+                    raise self.ERROR()
+                else:
+                    self._error("received warning alert %s" % ev.description)
+        self._flush()
+        if closed:
+            # Answer the client's close_notify with ours (RFC 5246 section 7.2.1).
+            self._close_tls()
+            if not self.conn.handshake_complete:
+                self._error("received alert close_notify during the handshake")
+                raise self.ERROR()
+            raise self.CLOSED()
+        return events
+
+    def _flush_quietly(self):
+        try:
+            data = self.conn.data_to_send()
+            if data:
+                self.send(Chunk(data))
+        except Exception:
+            pass
+
+    def _close_tls(self):
+        try:
+            self.conn.close()
+        except TLSError:
+            pass
+        self._flush_quietly()
+
+    def _on_application_data(self, data):
+        # Data that came together with the client's close_notify gets no answer: the
+        # connection is closed both ways (RFC 5246 section 7.2.1).
+        if not self.conn.handshake_complete or self.conn.closed:
+            return
+        if self.echo:
+            try:
+                self.conn.send_application_data(data)
+            except TLSError:        # our close_notify already left (idle timeout): drop it
+                pass
+            return
+        if self.answered:
+            return
+        self.request += data
+        if _request_complete(self.request):
+            answer = (self.response if self.response is not None
+                      else http_response(self.session, self.conn.resumed))
+            self.conn.send_application_data(answer)
+            # "Connection: close": close_notify leaves with the answer, in one segment.
+            self.conn.close()
+            self.answered = True
+
+    def _write_keylog(self):
+        line = self.conn.keylog_line() if self.keylog else None
+        if line:
+            try:
+                with _keylog_lock, open(self.keylog, "a") as f:
+                    f.write(line + "\n")
+            except OSError as exc:
+                self._error("cannot write the key log: %s" % exc)
+
+    @property
+    def session(self):
+        return self.conn.session if self.conn is not None else None
+
+    def report(self):
+        """The ``client --json`` fields, from the server's side."""
+        conn = self.conn
+        messages = list(conn.messages) if conn is not None else []
+        return {
+            "client": self.sock.peer,
+            "server": self.sock.local,
+            "version": conn.version_name if conn is not None else None,
+            "cipher_suite": conn.cipher_suite if conn is not None else None,
+            "session_id": bytes(getattr(conn, "session_id", b"") or b"").hex(),
+            "resumed": bool(getattr(conn, "resumed", False)),
+            "sni": getattr(conn, "sni", None),
+            "alpn": _text(getattr(conn, "alpn", None)),
+            "client_auth": bool(getattr(conn, "client_auth", False)),
+            "extended_master_secret": bool(getattr(conn, "extended_master_secret", False)),
+            "encrypt_then_mac": bool(getattr(conn, "encrypt_then_mac", False)),
+            "messages": messages,
+            "handshake_complete": bool(conn is not None and conn.handshake_complete),
+            "received": bytes(self.received).decode("utf-8", "replace"),
+            "ticket": "S:new_session_ticket" in messages,
+            "errors": list(self.errors),
+            "bytes_received": self.bytes_in,
+        }
+
+    # -- states --------------------------------------------------------------------------
+
+    @ATMT.state(initial=1)
+    def IDLE(self):
+        """Waiting for a TCP connection (already there when the listener made us)."""
+        if self.sock.ins is None:
+            self._accept_one()
+        from ..connection.server import ServerConnection
+        self.conn = ServerConnection(self.config)
+        self.conn.start()
+
+    def _accept_one(self):
+        lsock = self.listen_socket
+        own = lsock is None
+        if own:
+            lsock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+            lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            lsock.bind((self.host, self.port))
+            lsock.listen(1)
+        try:
+            sock, _ = lsock.accept()
+        finally:
+            if own:
+                lsock.close()
+        self.sock.attach(sock)
+
+    @ATMT.condition(IDLE)
+    def connected(self):
+        raise self.WAIT()
+
+    @ATMT.state()
+    def WAIT(self):
+        """Handshake in progress: waiting for the client's next flight."""
+
+    @ATMT.receive_condition(WAIT)
+    def client_flight(self, chunk):
+        self._feed(chunk)
+        if self.conn.handshake_complete:
+            raise self.APP_DATA()
+
+    @ATMT.timeout(WAIT, 10)
+    def handshake_timeout(self):
+        self._error("timeout: the client did not complete the handshake in %gs"
+                    % self.read_timeout)
+        raise self.ERROR()
+
+    @ATMT.eof(WAIT)
+    def closed_in_handshake(self):
+        if self.bytes_in:
+            self._error("connection closed by the client during the handshake")
+        raise self.ERROR()
+
+    @ATMT.state()
+    def APP_DATA(self):
+        """Handshake done: answering (HTTP or echo) until the client closes or goes idle."""
+        if self.answered and not self.echo:
+            raise self.CLOSING()
+
+    @ATMT.receive_condition(APP_DATA)
+    def client_data(self, chunk):
+        self._feed(chunk)
+        if self.answered and not self.echo:
+            raise self.CLOSING()
+        raise self.APP_DATA()       # re-entered: the idle timer starts again
+
+    @ATMT.timeout(APP_DATA, 10)
+    def idle_timeout(self):
+        raise self.CLOSING()
+
+    @ATMT.eof(APP_DATA)
+    def client_gone(self):
+        raise self.CLOSED()
+
+    @ATMT.state()
+    def CLOSING(self):
+        """Answer and close_notify sent; waiting (briefly) for the client's close_notify or
+        FIN, so unread client bytes never turn our close into a RST that would destroy the
+        answer in flight."""
+        self._close_tls()
+        self.sock.shutdown_write()
+
+    @ATMT.receive_condition(CLOSING)
+    def client_closing(self, chunk):
+        self._feed(chunk)         # records the client's close_notify, then goes to CLOSED
+
+    @ATMT.timeout(CLOSING, LINGER_SECONDS)
+    def linger_over(self):
+        raise self.CLOSED()
+
+    @ATMT.eof(CLOSING)
+    def client_closed(self):
+        raise self.CLOSED()
+
+    @ATMT.state(final=1)
+    def CLOSED(self):
+        self.sock.close()
+        return self.report()
+
+    @ATMT.state(final=1)
+    def ERROR(self):
+        if self.sock.ins is not None and not self.sock.closed:
+            self.sock.linger(min(self.read_timeout, LINGER_SECONDS))
+        self.sock.close()
+        return self.report()

@@ -1,0 +1,207 @@
+"""Dissect a capture: every TCP connection that carries TLS, fed to an observer, reported.
+
+``dissect_capture(path, keylog=None, server_key=None, ports=())`` reads the file
+(``pcapfile``), reassembles TCP (``streams``), runs one ``ObserverConnection`` per TLS
+connection in the order the connections started (so a resumed session finds the master
+secret of an earlier connection in the shared ``SessionTable``) and returns
+``ConnectionReport`` objects. ``to_dict()`` is exactly the CONTRACT ``dissect --json``
+object; ``packets`` builds the Scapy records on first use (Scapy is never imported on the
+dissect path itself).
+
+Errors: a file that is not a capture, or a key file that cannot be read, raises
+``CaptureError`` (the CLI prints one line and exits non-zero). Everything found inside a
+readable capture goes into the reports' ``errors``; capture-level problems (truncated file)
+are on the returned list's ``warnings`` too.
+"""
+import os
+import struct
+
+from ..errors import CaptureError, TLSError
+from .pcapfile import read_packets
+from .progress import NoProgress
+from .streams import TCPReassembler
+
+__all__ = ["dissect_capture", "ConnectionReport", "DissectResult", "load_keylog",
+           "load_server_key"]
+
+FIELDS = ("client", "server", "version", "cipher_suite", "session_id", "resumed", "sni",
+          "alpn", "client_auth", "extended_master_secret", "messages", "decrypted",
+          "app_data", "errors")
+
+_HEADER = struct.Struct("!BHH")
+
+
+class DissectResult(list):
+    """The reports, in connection start order, plus ``warnings``: capture-level problems
+    (one readable line each) and ``records``: how many TLS records were dissected."""
+
+    def __init__(self, reports=(), warnings=(), records=0):
+        super().__init__(reports)
+        self.warnings = list(warnings)
+        self.records = records
+
+
+class ConnectionReport:
+    """What one TLS connection showed. Attributes are the CONTRACT fields; ``ladder`` is
+    ``(time, direction, name, detail)`` per message; ``packets`` the Scapy records."""
+
+    def __init__(self, tcp, observer):
+        self.client = tcp.client
+        self.server = tcp.server
+        self.start_time = tcp.start_time
+        self.end_time = tcp.end_time
+        fields = observer.fields()
+        for key, value in fields.items():
+            setattr(self, key, value)
+        self.app_data = fields.get("app_data")
+        self.errors = list(tcp.errors) + fields["errors"]
+        self.ladder = observer.ladder
+        self.records = observer.record_count
+        self.key_source = observer.key_source
+        self._records = observer.records
+        self._packets = None
+
+    def to_dict(self):
+        """The CONTRACT ``dissect --json`` object (``app_data`` only when decrypted)."""
+        out = {}
+        for key in FIELDS:
+            if key == "app_data" and self.app_data is None:
+                continue
+            value = getattr(self, key)
+            out[key] = list(value) if isinstance(value, list) else (
+                dict(value) if isinstance(value, dict) else value)
+        return out
+
+    @property
+    def packets(self):
+        """The connection's records as Scapy ``TLSRecord`` packets, in wire order.
+
+        Decrypted records carry their plaintext (TLS 1.3: under the inner content type);
+        each packet has ``time``, ``sent_by`` ("client"/"server") and ``decrypted``.
+        """
+        if self._packets is None:
+            from scapy.plist import PacketList
+            from ..layers import TLSRecord
+            out = []
+            for time, direction, ct, version, payload, decrypted in self._records:
+                pkt = TLSRecord(_HEADER.pack(ct, version, len(payload)) + payload)
+                if time is not None:
+                    pkt.time = time
+                pkt.sent_by = direction
+                pkt.decrypted = decrypted
+                out.append(pkt)
+            self._packets = PacketList(out, name="TLS %s -> %s" % (self.client, self.server))
+        return self._packets
+
+    def __repr__(self):
+        return "<ConnectionReport %s -> %s %s %s, %d messages%s>" % (
+            self.client, self.server, self.version, self.cipher_suite, len(self.messages),
+            ", decrypted" if self.decrypted else "")
+
+
+def load_keylog(keylog):
+    """A ``Keylog`` from a path (or one given as is); ``CaptureError`` when unreadable."""
+    if keylog is None:
+        return None
+    from ..crypto.keylog import Keylog
+    if isinstance(keylog, Keylog):
+        return keylog
+    try:
+        return Keylog.load(keylog)
+    except OSError as exc:
+        raise CaptureError("cannot read key log %s: %s" % (keylog, exc.strerror or exc)) from None
+    except (TLSError, ValueError, UnicodeDecodeError) as exc:
+        raise CaptureError("cannot read key log %s: %s" % (keylog, exc)) from None
+
+
+def load_server_key(server_key):
+    """An RSA private key from a PEM/DER path (or a key object given as is)."""
+    if server_key is None:
+        return None
+    if not isinstance(server_key, (str, bytes, os.PathLike)):
+        key = server_key
+    else:
+        from cryptography.hazmat.primitives.serialization import (load_der_private_key,
+                                                                  load_pem_private_key)
+        try:
+            with open(server_key, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise CaptureError("cannot read server key %s: %s"
+                               % (server_key, exc.strerror or exc)) from None
+        try:
+            if b"-----BEGIN" in data:
+                key = load_pem_private_key(data, password=None)
+            else:
+                key = load_der_private_key(data, password=None)
+        except (ValueError, TypeError):
+            raise CaptureError("cannot read server key %s: not an unencrypted PEM or DER "
+                               "private key" % (server_key,)) from None
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise CaptureError("server key %s is not an RSA key (only RSA key exchange can be "
+                           "decrypted with a server key)" % (server_key,))
+    return key
+
+
+def dissect_capture(path, keylog=None, server_key=None, ports=(), progress=None):
+    """Dissect every TLS connection of a pcap/pcapng file; see the module docstring."""
+    from ..connection.observer import ObserverConnection, SessionTable
+    progress = progress or NoProgress()
+    keylog_name = keylog
+    keylog = load_keylog(keylog)
+    server_key = load_server_key(server_key)
+    ports = frozenset(ports or ())
+    reader = read_packets(path)
+    try:
+        size = os.path.getsize(path)
+    except (OSError, TypeError):
+        size = 0
+    reasm = TCPReassembler()
+    add = reasm.add
+    try:
+        if progress.enabled and size:
+            progress.phase("reading", size)
+            done = 24
+            for i, (ts, linktype, data) in enumerate(reader):
+                add(ts, linktype, data)
+                done += len(data) + 16
+                if not i & 255:
+                    progress.update(done)
+        else:
+            for ts, linktype, data in reader:
+                add(ts, linktype, data)
+        connections = reasm.finish()
+        tls = [c for c in connections if c.chunks and c.looks_like_tls(ports)]
+        warnings = list(reader.errors) + list(reasm.warnings)
+        if keylog is not None and len(keylog) == 0 and getattr(keylog, "skipped", 0):
+            warnings.append("key log %s holds no key (%d lines not understood)"
+                            % (keylog_name if isinstance(keylog_name, (str, os.PathLike))
+                               else "given", getattr(keylog, "skipped", 0)))
+        sessions = SessionTable()
+        result = DissectResult(warnings=warnings)
+        progress.phase("dissecting", len(tls))
+        for n, conn in enumerate(tls):
+            observer = ObserverConnection(keylog, server_key, sessions)
+            _feed(observer, conn)
+            report = ConnectionReport(conn, observer)
+            if reader.truncated and not conn.closed:
+                report.errors.extend(reader.errors)
+            result.append(report)
+            result.records += observer.record_count
+            progress.update(n + 1)
+    finally:
+        progress.close()
+    return result
+
+
+def _feed(observer, conn):
+    """All of a connection's chunks, in capture order, into its observer."""
+    receive = observer.receive
+    try:
+        for chunk in conn.chunks:
+            receive(chunk[0], chunk[1], chunk.time, chunk.gap)
+        observer.finish()
+    except Exception as exc:  # a bug must not cost the other connections their report
+        observer.errors.append("internal error while dissecting: %s: %s"
+                               % (type(exc).__name__, exc))

@@ -1,0 +1,299 @@
+"""Read pcap and pcapng files with ``struct`` only (no Scapy: it is far too slow for this).
+
+``read_packets(path)`` checks the file header at once and returns a ``PacketReader``: an
+iterator of ``(timestamp: float, linktype: int, data: bytes)``, one per captured packet.
+
+Errors, by design:
+
+- A file that cannot be opened, is empty, or does not start with a pcap or pcapng magic
+  raises ``CaptureError("NAME: not a pcap or pcapng file")`` (or ``"NAME: <OS error>"``)
+  from ``read_packets`` itself, before any packet is read.
+- Damage *inside* a readable capture never raises out of the iteration, because the
+  packets read so far are still worth dissecting. The iteration just ends, and the reader
+  records what happened: after the loop, ``reader.truncated`` is True when the file ends
+  in the middle of a record/block (or a length field is absurd, which means the rest is
+  garbage), and ``reader.errors`` holds one readable line per problem, e.g.
+  ``"NAME: capture truncated after 120 packets (incomplete packet record at byte 98304)"``
+  or ``"NAME: packet for unknown pcapng interface 3 skipped"``. A dissector copies these
+  lines into its report's ``errors``.
+
+Formats (draft-ietf-opsawg-pcap and draft-ietf-opsawg-pcapng):
+
+- pcap: either byte order; magic 0xA1B2C3D4 (microsecond), 0xA1B23C4D (nanosecond),
+  0xA1B2CD34 (Kuznetzov's modified pcap: 8 more bytes per record header). The link type is
+  the low 16 bits of the header's LinkType field (the high bits carry FCS information).
+- pcapng: Section Header Blocks of either byte order (a file may hold several sections,
+  each with its own interfaces); Interface Description Blocks give each interface its link
+  type, ``if_tsresol`` (option 9) and ``if_tsoffset`` (option 14); Enhanced (6), Simple (3)
+  and obsolete Packet Blocks (2) give packets; every other block is skipped by its length.
+  A Simple Packet Block has no timestamp: it gets the previous packet's. Decryption
+  Secrets Blocks (10) are collected, as they are met, in ``reader.secrets`` as
+  ``(secrets_type, data)``; type ``TLS_KEYLOG`` (0x544C534B) is an NSS key log.
+"""
+import mmap
+import os
+import struct
+
+from ..errors import CaptureError
+
+__all__ = ["read_packets", "PacketReader"]
+
+PCAP_MAGICS = {
+    # magic as read little-endian -> (byte order, fraction units per second, record header)
+    0xA1B2C3D4: ("<", 10**6, 16),
+    0xD4C3B2A1: (">", 10**6, 16),
+    0xA1B23C4D: ("<", 10**9, 16),
+    0x4D3CB2A1: (">", 10**9, 16),
+    0xA1B2CD34: ("<", 10**6, 24),
+    0x34CDB2A1: (">", 10**6, 24),
+}
+PCAPNG_SHB = 0x0A0D0D0A
+TLS_KEYLOG = 0x544C534B  # "TLSK": Decryption Secrets Block holding an NSS key log
+BYTE_ORDER_MAGIC = 0x1A2B3C4D
+
+# A captured packet longer than this is not a packet: the length field is garbage.
+MAX_PACKET = 1 << 26
+
+_U32LE = struct.Struct("<I")
+
+
+class PacketReader:
+    """Iterator over one capture file's packets; see the module docstring for errors."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        self.name = str(path)
+        self.errors = []
+        self.truncated = False
+        self.packets = 0
+        self.format = None
+        self.secrets = []       # pcapng Decryption Secrets Blocks: (secrets type, bytes)
+        self._buf = None
+        self._file = None
+        self._open()
+        self._iter = self._pcap() if self.format == "pcap" else self._pcapng()
+
+    # -- opening -----------------------------------------------------------------------
+
+    def _open(self):
+        try:
+            f = open(self.path, "rb")
+        except OSError as e:
+            raise CaptureError("%s: %s" % (self.name, e.strerror or e)) from None
+        try:
+            size = os.fstat(f.fileno()).st_size
+            if size > 0:
+                try:
+                    buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                except (OSError, ValueError):
+                    buf = f.read()
+            else:
+                buf = f.read()  # empty, or a pipe/device that reports no size
+        except OSError as e:
+            f.close()
+            raise CaptureError("%s: %s" % (self.name, e.strerror or e)) from None
+        self._file = f
+        self._buf = buf
+        if len(buf) >= 4:
+            magic = _U32LE.unpack_from(buf, 0)[0]
+            if magic in PCAP_MAGICS:
+                self.format = "pcap"
+                return
+            if magic == PCAPNG_SHB:
+                if len(buf) >= 12:
+                    bom = buf[8:12]
+                    if bom in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
+                        self.format = "pcapng"
+                        return
+                elif len(buf) > 4:
+                    self.format = "pcapng"  # a cut-off section header: reported as truncated
+                    return
+        self._release()
+        raise CaptureError("%s: not a pcap or pcapng file" % self.name)
+
+    def close(self):
+        """Stop the iteration and release the file (done by itself when the iteration ends)."""
+        self._iter.close()
+        self._release()
+
+    def _release(self):
+        if isinstance(self._buf, mmap.mmap):
+            self._buf.close()
+        self._buf = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._iter)
+
+    def _truncated(self, what, offset):
+        self.truncated = True
+        self.errors.append("%s: capture truncated after %d packets (%s at byte %d)"
+                           % (self.name, self.packets, what, offset))
+
+    # -- pcap ----------------------------------------------------------------------------
+
+    def _pcap(self):
+        try:
+            buf = self._buf
+            size = len(buf)
+            order, per_sec, rec_size = PCAP_MAGICS[_U32LE.unpack_from(buf, 0)[0]]
+            if size < 24:
+                self._truncated("incomplete file header", 0)
+                return
+            linktype = struct.unpack_from(order + "I", buf, 20)[0] & 0xFFFF
+            rec = struct.Struct(order + "IIII")
+            unpack_rec = rec.unpack_from
+            pos = 24
+            while pos < size:
+                if pos + rec_size > size:
+                    self._truncated("incomplete packet header", pos)
+                    return
+                sec, frac, incl, _orig = unpack_rec(buf, pos)
+                if incl > MAX_PACKET:
+                    self._truncated("impossible packet length %d" % incl, pos)
+                    return
+                start = pos + rec_size
+                end = start + incl
+                if end > size:
+                    self._truncated("incomplete packet record", pos)
+                    return
+                self.packets += 1
+                # One correctly rounded division: the same float as pcapng's for the same time.
+                yield (sec * per_sec + frac) / per_sec, linktype, buf[start:end]
+                pos = end
+        finally:
+            self._release()
+
+    # -- pcapng --------------------------------------------------------------------------
+
+    def _pcapng(self):
+        try:
+            yield from self._pcapng_blocks()
+        finally:
+            self._release()
+
+    def _pcapng_blocks(self):
+        buf = self._buf
+        size = len(buf)
+        pos = 0
+        order = "<"
+        head = struct.Struct("<II")
+        interfaces = []  # per section: (linktype, units per second, offset seconds)
+        last_ts = 0.0
+        while pos < size:
+            if pos + 12 > size:
+                self._truncated("incomplete block header", pos)
+                return
+            if _U32LE.unpack_from(buf, pos)[0] == PCAPNG_SHB:
+                bom = buf[pos + 8:pos + 12]
+                if bom == b"\x4d\x3c\x2b\x1a":
+                    order = "<"
+                elif bom == b"\x1a\x2b\x3c\x4d":
+                    order = ">"
+                else:
+                    self._truncated("bad section header", pos)
+                    return
+                head = struct.Struct(order + "II")
+                interfaces = []
+            btype, blen = head.unpack_from(buf, pos)
+            if blen < 12 or blen % 4 or blen > MAX_PACKET:
+                self._truncated("impossible block length %d" % blen, pos)
+                return
+            end = pos + blen
+            if end > size:
+                self._truncated("incomplete block", pos)
+                return
+            body = pos + 8
+            body_end = end - 4
+            if btype == 6 or btype == 2:  # Enhanced Packet Block / obsolete Packet Block
+                what = "enhanced packet block" if btype == 6 else "packet block"
+                start = body + 20
+                if start > body_end:
+                    self._bad_block(what, pos)
+                    pos = end
+                    continue
+                if btype == 6:
+                    ifid, hi, lo, caplen, _orig = struct.unpack_from(order + "IIIII", buf, body)
+                else:
+                    ifid, _drops, hi, lo, caplen, _orig = struct.unpack_from(
+                        order + "HHIIII", buf, body)
+                if start + caplen > body_end:
+                    self._bad_block(what, pos)
+                    pos = end
+                    continue
+                if ifid >= len(interfaces):
+                    self.errors.append("%s: packet for unknown pcapng interface %d skipped"
+                                       % (self.name, ifid))
+                    pos = end
+                    continue
+                linktype, per_sec, offset = interfaces[ifid]
+                last_ts = ((hi << 32) | lo) / per_sec + offset
+                self.packets += 1
+                yield last_ts, linktype, buf[start:start + caplen]
+            elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
+                if not interfaces or body + 4 > body_end:
+                    self._bad_block("simple packet block", pos)
+                    pos = end
+                    continue
+                orig = struct.unpack_from(order + "I", buf, body)[0]
+                caplen = min(orig, body_end - body - 4)
+                self.packets += 1
+                yield last_ts, interfaces[0][0], buf[body + 4:body + 4 + caplen]
+            elif btype == 10:  # Decryption Secrets Block: e.g. an embedded TLS key log
+                if body + 8 <= body_end:
+                    stype, slen = struct.unpack_from(order + "II", buf, body)
+                    if body + 8 + slen <= body_end:
+                        self.secrets.append((stype, buf[body + 8:body + 8 + slen]))
+            elif btype == 1:  # Interface Description Block
+                if body + 8 > body_end:
+                    self._bad_block("interface description block", pos)
+                    interfaces.append((0xFFFF, 10**6, 0))
+                else:
+                    interfaces.append(self._idb(buf, body, body_end, order))
+            pos = end
+
+    def _bad_block(self, what, pos):
+        self.errors.append("%s: malformed pcapng %s at byte %d skipped" % (self.name, what, pos))
+
+    @staticmethod
+    def _idb(buf, body, body_end, order):
+        """(linktype, timestamp units per second, seconds offset) from an IDB body."""
+        linktype = struct.unpack_from(order + "H", buf, body)[0]
+        per_sec = 10**6
+        offset = 0
+        pos = body + 8
+        opt = struct.Struct(order + "HH")
+        while pos + 4 <= body_end:
+            code, length = opt.unpack_from(buf, pos)
+            if code == 0:
+                break
+            value = pos + 4
+            if value + length > body_end:
+                break
+            if code == 9 and length >= 1:
+                res = buf[value]
+                per_sec = 2 ** (res & 0x7F) if res & 0x80 else 10 ** res
+            elif code == 14 and length >= 8:
+                offset = struct.unpack_from(order + "q", buf, value)[0]
+            pos = value + ((length + 3) & ~3)
+        return linktype, per_sec, offset
+
+
+def read_packets(path):
+    """Open a pcap or pcapng file: a ``PacketReader`` yielding (timestamp, linktype, data).
+
+    Raises ``CaptureError`` at once when the file is missing or not a capture; damage later
+    in the file ends the iteration and is described in ``reader.errors``.
+    """
+    return PacketReader(path)

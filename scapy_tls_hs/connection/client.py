@@ -1,0 +1,431 @@
+"""The client role: RFC 5246 section 7.3 seen from the client, plus resumption (section
+7.4.1.2 by id, RFC 5077 by ticket), RFC 7627 extended master secret, RFC 7366
+encrypt-then-MAC, RFC 5746 renegotiation_info and RFC 7301 ALPN.
+
+Which message may come next is in ``states.CLIENT``; this module only says what to do with each.
+"""
+import dataclasses
+import os
+import struct
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from ..codec import extensions as X
+from ..codec.messages import (Certificate, CertificateRequest, ClientHello, Extension,
+                              NewSessionTicket, ServerHello, ServerKeyExchange)
+from ..crypto import signatures
+from ..crypto.keyexchange import DHEKey, EphemeralKey, rsa_encrypt_pre_master
+from ..crypto.suites import CipherSuite
+from ..errors import AlertError, DecodeError, TLSError
+from . import states
+from .base import BaseConnection, _parse_certificate
+from .config import ALL_VERSIONS
+from .session import Session
+
+__all__ = ["ClientConnection"]
+
+_SCSV_RENEGOTIATION = 0x00FF
+_KEY_TYPES = {"RSA": rsa.RSAPublicKey, "ECDSA": ec.EllipticCurvePublicKey}
+
+
+def _vec8(b):
+    return bytes((len(b),)) + b
+
+
+def _vec16(b):
+    return struct.pack("!H", len(b)) + b
+
+
+class ClientConnection(BaseConnection):
+    role = "client"
+    peer = "server"
+    _table = states.CLIENT
+
+    def __init__(self, config):
+        super().__init__(config)
+        self._hello = None
+        self._offered_session = None
+        self._offered_ext = frozenset()
+        self._offered_groups = None
+        self._offered_schemes = None
+        self._offered_alpn = None
+        self._expect_ticket = False
+        self._server_key = None
+        self._ske = None
+        self._cert_request = None
+        self._ticket = None
+        self._ticket_lifetime = 0
+        self.sni = config.sni
+
+    # ---------------------------------------------------------------- ClientHello
+
+    def start(self):
+        if self.state != states.START:
+            raise TLSError("connection already started")
+        cfg = self.config
+        if cfg.client_hello is not None:
+            hello, body, session = None, _hello_body(cfg.client_hello), cfg.session
+        else:
+            hello, session = self._build_hello()
+            body = hello.encode()
+        raw = self._send_handshake(1, body)
+        self._flush()
+        if hello is None or raw[4:] != body:
+            # The user's (or a tampered) ClientHello: learn what it really offers.
+            hello = _parse_offered(raw[4:])
+            self._offered_versions = frozenset(v for v in ALL_VERSIONS if v <= hello.version)
+            if session is not None and not (hello.session_id and
+                                            hello.session_id == session.session_id):
+                session = None
+        else:
+            self._offered_versions = frozenset(cfg.versions)
+        self._hello = hello
+        self._offered_session = session
+        self.client_random = hello.random
+        self._learn_offered_extensions(hello.extensions or ())
+        self._set_state(states.EXPECT_SERVER_HELLO)
+
+    def _learn_offered_extensions(self, exts):
+        self._offered_ext = frozenset(e.type for e in exts)
+        for ext in exts:
+            try:
+                if ext.type == X.EXT_SUPPORTED_GROUPS:
+                    self._offered_groups = frozenset(X.parse_supported_groups(ext.data))
+                elif ext.type == X.EXT_SIGNATURE_ALGORITHMS:
+                    self._offered_schemes = frozenset(X.parse_signature_algorithms(ext.data))
+                elif ext.type == X.EXT_ALPN:
+                    self._offered_alpn = X.parse_alpn(ext.data)
+                elif ext.type == X.EXT_SERVER_NAME and self.sni is None:
+                    self.sni = X.parse_server_name(ext.data)
+            except DecodeError:
+                pass          # a deliberately malformed offer: nothing to hold the server to
+
+    def _build_hello(self):
+        cfg = self.config
+        version = max(cfg.versions)
+        suites = cfg.suites
+        if not suites:
+            raise TLSError("no cipher suite usable with the configured versions")
+        session = cfg.session
+        session_id = b""
+        ticket = None
+        if session is not None:
+            if session.version not in cfg.versions or session.suite not in suites:
+                session = None
+            else:
+                ticket = session.ticket if cfg.tickets else None
+                session_id = session.session_id
+                if ticket and not session_id:
+                    # RFC 5077 section 3.4: a session id lets us see the server accept the ticket.
+                    session_id = os.urandom(32)
+                    session = dataclasses.replace(session, session_id=session_id)
+                if not session_id:
+                    session = None
+        ecc = any(s.key_exchange == "ECDHE" or s.authentication == "ECDSA" for s in suites)
+        exts = []
+        if cfg.sni:
+            exts.append(Extension(X.EXT_SERVER_NAME, X.server_name(cfg.sni)))
+        if ecc:
+            exts.append(Extension(X.EXT_EC_POINT_FORMATS, X.ec_point_formats([0])))
+            exts.append(Extension(X.EXT_SUPPORTED_GROUPS, X.supported_groups(list(cfg.groups))))
+        if cfg.tickets:
+            exts.append(Extension(X.EXT_SESSION_TICKET, ticket or b""))
+        if cfg.alpn:
+            exts.append(Extension(X.EXT_ALPN, X.alpn(cfg.alpn)))
+        if cfg.etm and any(not s.aead for s in suites):
+            exts.append(Extension(X.EXT_ENCRYPT_THEN_MAC, b""))
+        if cfg.ems:
+            exts.append(Extension(X.EXT_EXTENDED_MASTER_SECRET, b""))
+        if version >= 0x0303:
+            exts.append(Extension(X.EXT_SIGNATURE_ALGORITHMS,
+                                  X.signature_algorithms(list(cfg.sig_schemes))))
+        if cfg.secure_renegotiation:
+            exts.append(Extension(X.EXT_RENEGOTIATION_INFO, X.renegotiation_info(b"")))
+        hello = ClientHello(version=version, random=os.urandom(32), session_id=session_id,
+                            cipher_suites=[s.id for s in suites], compression_methods=[0],
+                            extensions=exts)
+        return hello, session
+
+    # ---------------------------------------------------------------- server flight
+
+    def _on_server_hello(self, body, raw):
+        sh = ServerHello.parse(body)
+        hello = self._hello
+        version = sh.version
+        if version not in self._offered_versions:
+            raise AlertError("protocol_version", "server chose version 0x%04x" % version)
+        if sh.cipher_suite not in hello.cipher_suites:
+            raise AlertError("illegal_parameter",
+                             "server chose cipher suite 0x%04x, not offered" % sh.cipher_suite)
+        suite = CipherSuite.get(sh.cipher_suite)
+        if suite is None or suite not in _runnable():
+            raise AlertError("handshake_failure",
+                             "cannot run cipher suite 0x%04x" % sh.cipher_suite)
+        if not suite.usable_in(version):
+            raise AlertError("illegal_parameter", "%s cannot be used with %s"
+                             % (suite.name, _version_name(version)))
+        if sh.compression_method not in hello.compression_methods:
+            raise AlertError("illegal_parameter", "compression method not offered")
+        if sh.compression_method != 0:
+            raise AlertError("handshake_failure", "compression is not supported")
+        self.version = self.record_version = version
+        self.suite = suite
+        self.server_random = sh.random
+        self.session_id = sh.session_id
+        self._process_server_extensions(sh.extensions or [], hello)
+
+        session = self._offered_session
+        if session is not None and sh.session_id == hello.session_id:
+            return self._resume(session)
+        if session is not None and session.ticket and X.EXT_SESSION_TICKET in self._offered_ext:
+            return states.EXPECT_CERTIFICATE_OR_TICKET_RESUMPTION
+        return states.EXPECT_CERTIFICATE
+
+    def _process_server_extensions(self, exts, hello):
+        seen = set()
+        scsv = _SCSV_RENEGOTIATION in hello.cipher_suites
+        ems = etm = False
+        for ext in exts:
+            t = ext.type
+            if t in seen:
+                raise AlertError("illegal_parameter", "extension %d twice in ServerHello" % t)
+            seen.add(t)
+            if t not in self._offered_ext and not (t == X.EXT_RENEGOTIATION_INFO and scsv):
+                raise AlertError("unsupported_extension",
+                                 "server sent extension %d the client did not offer" % t)
+            if t == X.EXT_EXTENDED_MASTER_SECRET:
+                ems = True
+            elif t == X.EXT_ENCRYPT_THEN_MAC:
+                etm = True
+            elif t == X.EXT_RENEGOTIATION_INFO:
+                if ext.data != b"\x00":
+                    raise AlertError("handshake_failure", "non-empty renegotiation_info")
+            elif t == X.EXT_ALPN:
+                protocols = X.parse_alpn(ext.data)
+                if len(protocols) != 1 or protocols[0] not in (self._offered_alpn or ()):
+                    raise AlertError("illegal_parameter", "server ALPN not one of ours")
+                self.alpn = protocols[0].decode("ascii", "replace")
+            elif t == X.EXT_SESSION_TICKET:
+                self._expect_ticket = True
+        self.extended_master_secret = ems
+        # RFC 7366 section 3: meaningless for AEAD suites, whatever the server says.
+        self.encrypt_then_mac = etm and not self.suite.aead
+
+    def _resume(self, session):
+        """Abbreviated handshake (RFC 5246 figure 2): keys from the session's master secret."""
+        if session.version != self.version or session.suite.id != self.suite.id:
+            raise AlertError("illegal_parameter", "resumed session with other version or suite")
+        if session.extended_master_secret != self.extended_master_secret:
+            # RFC 7627 section 5.3.
+            raise AlertError("handshake_failure", "EMS differs from the resumed session")
+        self.resumed = True
+        self.master_secret = session.master_secret
+        self.peer_certificates = list(session.peer_certificates)
+        self._derive_keys()
+        if self._expect_ticket:
+            return states.EXPECT_NEW_SESSION_TICKET
+        return states.EXPECT_CHANGE_CIPHER_SPEC
+
+    def _on_certificate(self, body, raw):
+        chain = Certificate.parse(body).certificates
+        if not chain:
+            raise AlertError("handshake_failure", "server sent no certificate")
+        cert, key = _parse_certificate(chain[0])
+        if not isinstance(key, _KEY_TYPES[self.suite.authentication]):
+            raise AlertError("unsupported_certificate",
+                             "%s key does not fit %s" % (type(key).__name__, self.suite.name))
+        if self.config.cafile:
+            from ..crypto.certs import verify_chain
+            verify_chain([cert] + [_parse_certificate(d)[0] for d in chain[1:]],
+                         self.config.ca_roots, purpose="server",
+                         hostname=self.config.verify_hostname or self.config.sni)
+        self.peer_certificates = chain
+        self._server_key = key
+        if self.suite.key_exchange in ("DHE", "ECDHE"):
+            return states.EXPECT_SERVER_KEY_EXCHANGE
+        return states.EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE
+
+    def _on_server_key_exchange(self, body, raw):
+        version = self.version
+        ske = ServerKeyExchange.parse(body, self.suite.key_exchange, version)
+        if version >= 0x0303 and self._offered_schemes is not None \
+                and ske.scheme not in self._offered_schemes:
+            raise AlertError("illegal_parameter", "signature scheme 0x%04x not offered"
+                             % (ske.scheme or 0))
+        signatures.verify(self._server_key,
+                          signatures.ske_signed_data(self.client_random, self.server_random,
+                                                     ske.params_raw),
+                          ske.signature, version, ske.scheme)
+        if ske.kind == "ECDHE":
+            if ske.params.get("curve_type", 3) != 3:
+                raise AlertError("illegal_parameter", "explicit curves are not supported")
+            group = ske.params["group"]
+            if self._offered_groups is not None and group not in self._offered_groups:
+                raise AlertError("illegal_parameter", "group %d not offered" % group)
+        elif ske.kind == "DHE":
+            if len(ske.params["p"].lstrip(b"\x00")) < 128:
+                raise AlertError("insufficient_security", "DH group smaller than 1024 bits")
+        self._ske = ske
+
+    def _on_certificate_request(self, body, raw):
+        self._cert_request = CertificateRequest.parse(body, self.version)
+
+    def _on_server_hello_done(self, body, raw):
+        if body:
+            raise DecodeError("ServerHelloDone with a body")
+        version = self.version
+        identity = scheme = None
+        if self._cert_request is not None:
+            identity = self.config.identity
+            if identity is not None and version >= 0x0303:
+                try:
+                    scheme = signatures.choose_scheme(identity.private_key,
+                                                      self._cert_request.sig_schemes)
+                except AlertError:
+                    identity = None     # cannot sign anything the server accepts: no cert
+            self._send_handshake(11, identity.certificate_body if identity else b"\x00\x00\x00")
+            self.client_auth = identity is not None
+        pre_master, cke = self._key_exchange()
+        self._send_handshake(16, cke)
+        self._compute_master(pre_master)
+        if identity is not None:
+            scheme, sig = signatures.sign(identity.private_key, self.transcript.data,
+                                          version, scheme)
+            self._send_handshake(15, (struct.pack("!H", scheme) if version >= 0x0303 else b"")
+                                 + _vec16(sig))
+        self._derive_keys()
+        self._send_ccs()
+        self._send_finished()
+        self._flush()
+        if self._expect_ticket:
+            return states.EXPECT_NEW_SESSION_TICKET
+        return states.EXPECT_CHANGE_CIPHER_SPEC
+
+    def _key_exchange(self):
+        """(pre-master secret, ClientKeyExchange body): RFC 5246 section 7.4.7, RFC 8422
+        section 5.7."""
+        kx = self.suite.key_exchange
+        if kx == "RSA":
+            pre_master, encrypted = rsa_encrypt_pre_master(self._server_key, self._hello.version)
+            return pre_master, _vec16(encrypted)
+        params = self._ske.params
+        if kx == "DHE":
+            key = DHEKey.generate(int.from_bytes(params["p"], "big"),
+                                  int.from_bytes(params["g"], "big"))
+            return key.exchange(params["ys"]), _vec16(key.public_bytes())
+        key = EphemeralKey.generate(params["group"])
+        return key.exchange(params["point"]), _vec8(key.public_bytes())
+
+    # ---------------------------------------------------------------- end of handshake
+
+    def _resume_from_ticket(self):
+        # The server accepted our ticket without echoing the session id (RFC 5077 3.4).
+        self.session_id = self._hello.session_id
+        self._resume(self._offered_session)
+
+    def _on_new_session_ticket(self, body, raw):
+        if self.state == states.EXPECT_CERTIFICATE_OR_TICKET_RESUMPTION:
+            if not self._expect_ticket:
+                raise AlertError("unexpected_message", "NewSessionTicket not announced")
+            self._resume_from_ticket()
+        elif not self._expect_ticket:
+            raise AlertError("unexpected_message", "NewSessionTicket not announced")
+        nst = NewSessionTicket.parse(body)
+        if nst.ticket:
+            self._ticket, self._ticket_lifetime = nst.ticket, nst.lifetime_hint
+        self._expect_ticket = False
+
+    def _on_change_cipher_spec(self):
+        if self.state == states.EXPECT_CERTIFICATE_OR_TICKET_RESUMPTION:
+            if self._expect_ticket:
+                raise AlertError("unexpected_message", "ChangeCipherSpec before NewSessionTicket")
+            self._resume_from_ticket()
+        elif self._expect_ticket:
+            raise AlertError("unexpected_message", "ChangeCipherSpec before NewSessionTicket")
+
+    def _on_finished(self, body, raw):
+        self._check_finished(body, raw)
+        if self.resumed:
+            self._send_ccs()
+            self._send_finished()
+            self._flush()
+        self._make_session()
+        self._complete()
+
+    def _make_session(self):
+        offered = self._offered_session
+        if self.resumed:
+            session = dataclasses.replace(offered)
+            if self._ticket:
+                session.ticket, session.ticket_lifetime = self._ticket, self._ticket_lifetime
+            session.encrypt_then_mac = self.encrypt_then_mac
+            self.session = session
+            return
+        self.session = Session(
+            version=self.version, suite=self.suite, session_id=self.session_id,
+            master_secret=self.master_secret, ticket=self._ticket,
+            ticket_lifetime=self._ticket_lifetime,
+            extended_master_secret=self.extended_master_secret,
+            encrypt_then_mac=self.encrypt_then_mac, alpn=self.alpn, sni=self.config.sni,
+            peer_certificates=list(self.peer_certificates))
+
+    @property
+    def ticket(self):
+        """True when the server issued a session ticket on this connection."""
+        return self._ticket is not None
+
+    def _on_hello_request(self, body, raw):
+        if body:
+            raise DecodeError("HelloRequest with a body")
+        self._refuse_renegotiation()
+
+    def _handle_handshake(self, msg_type, body, raw, encrypted):
+        # RFC 5246 section 7.4.1.1: a HelloRequest while negotiating is ignored.
+        if msg_type == 0 and self.state not in (states.CONNECTED, states.START) and not body:
+            from .events import HandshakeMessage
+            self._log_event(HandshakeMessage(self.peer, 0, body, raw, encrypted))
+            return
+        super()._handle_handshake(msg_type, body, raw, encrypted)
+
+
+def _runnable(_cache=[]):
+    if not _cache:
+        _cache.append(frozenset(CipherSuite.all()))
+    return _cache[0]
+
+
+def _version_name(v):
+    from ..registry import version_name
+    return version_name(v)
+
+
+def _parse_offered(body):
+    """The ClientHello we sent, parsed; a stub when it does not parse (it was sent anyway,
+    and the server's answer will then fail the checks against it)."""
+    try:
+        return ClientHello.parse(body)
+    except DecodeError:
+        version = int.from_bytes(body[:2], "big") if len(body) >= 2 else 0x0303
+        random = bytes(body[2:34]).ljust(32, b"\x00")
+        return ClientHello(version=version, random=random, cipher_suites=[],
+                           compression_methods=[0], extensions=None)
+
+
+def _hello_body(hello):
+    """The ClientHello body from a codec ClientHello, a Scapy packet, or bytes (records,
+    handshake message or body)."""
+    if isinstance(hello, ClientHello):
+        return hello.encode()
+    data = bytes(hello)
+    if data[:1] == b"\x16" and len(data) >= 9:
+        from ..codec.records import HandshakeReassembler, RecordReader
+        asm = HandshakeReassembler()
+        for rec in RecordReader().feed(data):
+            for msg_type, body, _ in asm.feed(rec.fragment):
+                if msg_type == 1:
+                    return body
+        raise TLSError("no ClientHello in the given records")
+    if data[:1] == b"\x01" and len(data) >= 4 and \
+            int.from_bytes(data[1:4], "big") == len(data) - 4:
+        return data[4:]
+    return data

@@ -1,0 +1,252 @@
+"""What a client or server connection is allowed and asked to do.
+
+A config is built once and shared by many connections (a server's is shared by every client
+it serves), so everything costly is done here, once: certificates are loaded and parsed, the
+Certificate message body is encoded, private keys are loaded, suite lists are resolved.
+"""
+import struct
+from dataclasses import dataclass, field
+
+from ..registry import VERSION_CODES
+
+__all__ = ["ClientConfig", "ServerConfig", "Identity", "DEFAULT_GROUPS", "DEFAULT_SIG_SCHEMES",
+           "parse_versions", "resolve_suites"]
+
+ALL_VERSIONS = (0x0301, 0x0302, 0x0303)
+# x25519 first: fastest, and what every modern peer prefers.
+DEFAULT_GROUPS = (29, 23, 24, 25)
+DEFAULT_SIG_SCHEMES = (
+    0x0403, 0x0503, 0x0603,           # ecdsa_secp256r1_sha256 .. secp521r1_sha512
+    0x0804, 0x0805, 0x0806,           # rsa_pss_rsae_sha256 .. 512
+    0x0401, 0x0501, 0x0601,           # rsa_pkcs1_sha256 .. 512
+    0x0201, 0x0203,                   # rsa_pkcs1_sha1, ecdsa_sha1 (old peers)
+)
+CLIENT_AUTH_MODES = ("none", "optional", "required")
+
+
+def parse_version(v):
+    """0x0303, "1.2", "TLS 1.2" or "tls1.2" -> 0x0303."""
+    if isinstance(v, int):
+        if v not in ALL_VERSIONS:
+            raise ValueError("unsupported TLS version 0x%04x" % v)
+        return v
+    text = str(v).strip().upper().replace("TLSV", "TLS ").replace("TLS", "TLS ").split()
+    text = "TLS " + text[-1] if text else ""
+    code = VERSION_CODES.get(text)
+    if code not in ALL_VERSIONS:
+        raise ValueError("unsupported TLS version %r" % (v,))
+    return code
+
+
+def parse_versions(versions):
+    if versions is None:
+        return ALL_VERSIONS
+    if isinstance(versions, (int, str)):
+        versions = (versions,)
+    out = tuple(sorted({parse_version(v) for v in versions}))
+    if not out:
+        raise ValueError("no TLS version enabled")
+    return out
+
+
+def resolve_suites(ciphers, versions):
+    """CipherSuite objects, in the given order, usable with at least one of ``versions``."""
+    from ..crypto.suites import CipherSuite
+    if ciphers is None:
+        suites = list(CipherSuite.all())
+    else:
+        if isinstance(ciphers, (str, int)):
+            ciphers = [ciphers]
+        suites = []
+        for c in ciphers:
+            if isinstance(c, int):
+                s = CipherSuite.by_id(c)
+            elif isinstance(c, str):
+                s = CipherSuite.by_name(c)
+            else:
+                s = c
+            if s not in suites:
+                suites.append(s)
+    runnable = set(CipherSuite.all())
+    return [s for s in suites if s in runnable and any(s.usable_in(v) for v in versions)]
+
+
+def _certificate_body(chain_der):
+    """RFC 5246 section 7.4.2: certificate_list<0..2^24-1> of ASN.1Cert<1..2^24-1>."""
+    inner = b"".join(struct.pack("!I", len(d))[1:] + d for d in chain_der)
+    return struct.pack("!I", len(inner))[1:] + inner
+
+
+@dataclass
+class Identity:
+    """A certificate chain with its private key, loaded and encoded once."""
+
+    chain: list            # x509.Certificate, leaf first
+    chain_der: list        # DER bytes, leaf first
+    private_key: object
+    kind: str              # "RSA" or "ECDSA": the suites' ``authentication`` it can serve
+    certificate_body: bytes
+
+    @classmethod
+    def load(cls, chain, private_key):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+        from ..crypto import certs
+        if isinstance(chain, str):
+            chain = certs.load_certificates(chain)
+        elif isinstance(chain, bytes) and chain.startswith(b"-----"):
+            chain = x509.load_pem_x509_certificates(chain)
+        elif isinstance(chain, (x509.Certificate, bytes)):
+            chain = [chain]
+        chain = [c if isinstance(c, x509.Certificate) else x509.load_der_x509_certificate(c)
+                 for c in chain]
+        if not chain:
+            raise ValueError("empty certificate chain")
+        if isinstance(private_key, str):
+            private_key = certs.load_private_key(private_key)
+        elif isinstance(private_key, bytes):
+            if private_key.startswith(b"-----"):
+                private_key = serialization.load_pem_private_key(private_key, None)
+            else:
+                private_key = serialization.load_der_private_key(private_key, None)
+        if isinstance(private_key, rsa.RSAPrivateKey):
+            kind = "RSA"
+        elif isinstance(private_key, ec.EllipticCurvePrivateKey):
+            kind = "ECDSA"
+        else:
+            raise ValueError("unsupported private key type %s" % type(private_key).__name__)
+        leaf_pub = chain[0].public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        key_pub = private_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if leaf_pub != key_pub:
+            raise ValueError("private key does not match the certificate")
+        der = [c.public_bytes(serialization.Encoding.DER) for c in chain]
+        return cls(chain, der, private_key, kind, _certificate_body(der))
+
+
+def _identity(chain, key):
+    if chain is None and key is None:
+        return None
+    if chain is None or key is None:
+        raise ValueError("a certificate needs its private key (and the key its certificate)")
+    if isinstance(chain, Identity):
+        return chain
+    return Identity.load(chain, key)
+
+
+def _load_roots(cafile):
+    """CA certificates, loaded once per config rather than once per handshake."""
+    if cafile is None:
+        return None
+    if isinstance(cafile, (list, tuple)):
+        return list(cafile)
+    from ..crypto.certs import load_certificates
+    return load_certificates(cafile)
+
+
+def _alpn_list(alpn):
+    if alpn is None:
+        return None
+    if isinstance(alpn, (str, bytes)):
+        alpn = [alpn]
+    return [p.encode() if isinstance(p, str) else bytes(p) for p in alpn] or None
+
+
+@dataclass
+class ClientConfig:
+    """``client_hello``: a codec ``ClientHello`` or raw bytes (body, handshake message or
+    records) sent as is instead of the one built from this config; the connection still
+    completes the handshake when the server picks something it can run.
+    ``verify_hostname``: with ``cafile``, the host name or IP address the server certificate
+    must be valid for (default: ``sni``; set it when connecting to an IP address, which
+    RFC 6066 keeps out of SNI)."""
+
+    versions: tuple = ALL_VERSIONS
+    ciphers: list = None
+    sni: str = None
+    alpn: list = None
+    groups: tuple = DEFAULT_GROUPS
+    sig_schemes: tuple = DEFAULT_SIG_SCHEMES
+    cert_chain: object = None
+    private_key: object = None
+    cafile: str = None
+    ems: bool = True
+    etm: bool = True
+    tickets: bool = True
+    session: object = None
+    client_hello: object = None
+    secure_renegotiation: bool = True
+    verify_hostname: str = None       # name or IP the server chain must match; default sni
+
+    def __post_init__(self):
+        self.versions = parse_versions(self.versions)
+        self.suites = resolve_suites(self.ciphers, self.versions)
+        self.alpn = _alpn_list(self.alpn)
+        self.groups = tuple(self.groups)
+        self.sig_schemes = tuple(self.sig_schemes)
+        self.identity = _identity(self.cert_chain, self.private_key)
+        self.ca_roots = _load_roots(self.cafile)
+
+
+@dataclass
+class ServerConfig:
+    """``extra_identities``: more ``(chain, key)`` pairs, e.g. an ECDSA certificate beside the
+    RSA one; the suite chosen decides which one is sent."""
+
+    cert_chain: object = None
+    private_key: object = None
+    versions: tuple = ALL_VERSIONS
+    ciphers: list = None
+    client_auth: str = "none"
+    cafile: str = None
+    alpn: list = None
+    session_cache: object = None
+    ticket_keys: object = None
+    ems: bool = True
+    etm: bool = True
+    tickets: bool = True
+    groups: tuple = DEFAULT_GROUPS
+    sig_schemes: tuple = DEFAULT_SIG_SCHEMES
+    dhe_params: tuple = None          # (p, g); default RFC 7919 ffdhe2048
+    extra_identities: list = field(default_factory=list)
+
+    def __post_init__(self):
+        from .session import SessionCache
+        self.versions = parse_versions(self.versions)
+        if self.client_auth not in CLIENT_AUTH_MODES:
+            raise ValueError("client_auth must be one of %s" % ", ".join(CLIENT_AUTH_MODES))
+        self.identities = {}
+        for chain, key in [(self.cert_chain, self.private_key)] + list(self.extra_identities):
+            ident = _identity(chain, key)
+            if ident is not None:
+                self.identities.setdefault(ident.kind, ident)
+        if not self.identities:
+            raise ValueError("a server needs a certificate and its private key")
+        # Only suites a loaded key can authenticate, in the server's preference order.
+        self.suites = [s for s in resolve_suites(self.ciphers, self.versions)
+                       if s.authentication in self.identities]
+        if not self.suites:
+            raise ValueError("no cipher suite fits the configured keys and versions")
+        self.alpn = _alpn_list(self.alpn)
+        self.groups = tuple(self.groups)
+        self.sig_schemes = tuple(self.sig_schemes)
+        if self.session_cache is None:
+            self.session_cache = SessionCache()
+        elif self.session_cache is False:       # explicitly no resumption by session id
+            self.session_cache = None
+        if self.tickets and self.ticket_keys is None:
+            from ..crypto.tickets import TicketKeys
+            self.ticket_keys = TicketKeys()
+        if not self.tickets:
+            self.ticket_keys = None
+        if self.dhe_params is None:
+            from ..crypto.keyexchange import FFDHE2048
+            self.dhe_params = FFDHE2048
+        self.ca_roots = _load_roots(self.cafile)
+        self._ca_names = None
+
+    @property
+    def identity(self):
+        return next(iter(self.identities.values()))

@@ -1,0 +1,601 @@
+"""The observer role of the sans-IO core: watch both directions of one TLS connection.
+
+Rules of this module:
+- Bytes go in per direction, in the order they were complete on the wire (``receive``);
+  events come out in that order. Nothing is ever sent and nothing is refused: a message out
+  of order is reported, not answered.
+- The observer never raises on bad bytes. A malformed record header stops that direction
+  (record framing is lost) until the stream looks like TLS again after a gap; a malformed
+  message is reported and skipped. A first record that does not decrypt means wrong keys:
+  reported once, the direction goes on as undecryptable; a later one is a damaged record:
+  reported, and the next ones are tried. After lost bytes the sequence number is guessed.
+- Not followed: renegotiation (reported), 0-RTT data without CLIENT_EARLY_TRAFFIC_SECRET
+  (listed as application_data, not decrypted).
+- Keys, in this order: the NSS key log by client random (TLS 1.2 master secret, TLS 1.3
+  traffic secrets); the server's RSA key (RSA key exchange: RFC 5246 section 7.4.7.1
+  pre-master secret, RFC 7627 extended master secret); for a resumed TLS 1.2 session, an
+  earlier connection of the same capture (``SessionTable``, by session id or RFC 5077 ticket).
+- The report fields follow CONTRACT.md: ``messages`` names, ``resumed`` (TLS 1.2: an
+  abbreviated handshake; TLS 1.3: the ServerHello carries pre_shared_key), ``decrypted``
+  (keys known and both Finished verified), ``app_data`` hashes of the plaintext.
+"""
+import hashlib
+
+from ..codec.messages import (Certificate, Certificate13, CertificateRequest, ClientHello,
+                              ClientKeyExchange, EncryptedExtensions, KeyUpdate,
+                              NewSessionTicket, ServerHello, ServerKeyExchange, find_ext)
+from ..codec.records import HandshakeReassembler, RecordReader, looks_like_tls
+from ..codec import extensions as X
+from ..crypto import prf as P
+from ..crypto.suites import CipherSuite
+from ..errors import AlertError, DecodeError
+from ..registry import (ALERT_DESCRIPTIONS, CIPHER_SUITES, CONTENT_TYPES, HANDSHAKE_TYPES,
+                        NAMED_GROUPS, name as _name)
+from .events import Alert, ApplicationData, ChangeCipherSpec, HandshakeMessage, Undecryptable
+from .observer_keys import TLS13, ObserverKeys, SessionTable
+
+__all__ = ["ObserverConnection", "SessionTable"]
+
+# RFC 8446 section 4.1.3: a ServerHello with this random is a HelloRetryRequest.
+HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+# After lost bytes, how many records may have gone missing before we give up guessing the
+# sequence number (each guess is one failed AEAD/MAC check).
+SEQ_WINDOW = 64
+
+_UNDECRYPTED = {22: "encrypted_handshake", 21: "encrypted_alert", 23: "application_data"}
+
+
+class _Side:
+    """One direction: its framing, reassembly, protection and what it has shown so far."""
+
+    __slots__ = ("name", "tag", "arrow", "reader", "hs", "encrypted", "protection",
+                 "failed", "dead", "resync", "seq_unknown", "app_bytes", "app_hash",
+                 "finished", "finished_ok", "hs_secret", "app_secret", "protected_records",
+                 "lost", "opened")
+
+    def __init__(self, name):
+        self.name = name
+        self.tag = "C:" if name == "client" else "S:"
+        self.arrow = "client->server" if name == "client" else "server->client"
+        self.reader = RecordReader()
+        self.hs = HandshakeReassembler()
+        self.encrypted = False      # records are protected from now on
+        self.protection = None      # RecordProtection / TLS13Protection, None: keys unknown
+        self.failed = False         # a record did not decrypt: the keys are wrong
+        self.dead = False           # record framing lost
+        self.resync = False         # after a gap: wait for something that looks like TLS
+        self.seq_unknown = False    # after a gap: records may be missing, guess the seq
+        self.app_bytes = 0
+        self.app_hash = hashlib.sha256()
+        self.finished = False       # a Finished was seen (encrypted or not)
+        self.finished_ok = False    # ... and its verify_data checked
+        self.hs_secret = None       # TLS 1.3 handshake traffic secret (Finished key)
+        self.app_secret = None      # TLS 1.3 current application traffic secret
+        self.protected_records = 0
+        self.lost = 0
+        self.opened = 0             # records that decrypted with the current keys
+
+
+class ObserverConnection(ObserverKeys):
+    """Watch one TLS connection; see the module docstring.
+
+    ``keylog``: a ``crypto.keylog.Keylog`` (or None); ``server_key``: an RSA private key
+    object from ``cryptography`` (or None); ``sessions``: a ``SessionTable`` shared by the
+    connections of one capture. ``receive(direction, data)`` returns the events.
+    """
+
+    def __init__(self, keylog=None, server_key=None, sessions=None):
+        self.keylog = keylog
+        self.server_key = server_key
+        self.sessions = sessions if sessions is not None else SessionTable()
+        self.client_side = _Side("client")
+        self.server_side = _Side("server")
+        self.transcript = P.Transcript()
+        self.hashing = True
+        self.transcript_broken = False  # a handshake message was lost or not decrypted
+        self.time = None
+        # What the records are, for ``ConnectionReport.packets``: (time, direction,
+        # content type, version, payload, decrypted).
+        self.records = []
+        # The ladder: (time, direction, name, detail).
+        self.ladder = []
+        # CONTRACT report fields
+        self.version = None
+        self.cipher_suite = None
+        self.session_id = None
+        self.resumed = False
+        self.sni = None
+        self.alpn = None
+        self.client_auth = False
+        self.extended_master_secret = False
+        self.messages = []
+        self.decrypted = False
+        self.errors = []
+        # handshake state
+        self.client_random = None
+        self.server_random = None
+        self.client_version = None
+        self.client_session_id = b""
+        self.client_ticket = b""
+        self.client_exts = frozenset()
+        self.offered_early_data = False
+        self.client_suites = []
+        self._early = None           # 0-RTT protection: None not tried, False unavailable
+        self.suite_id = None
+        self.suite = None
+        self.hrr = False
+        self.encrypt_then_mac = False
+        self.full_handshake = None   # TLS 1.2: True after Certificate/SKE/CKE, False after CCS
+        self.ticket = b""            # NewSessionTicket (TLS 1.2) issued on this connection
+        self.master_secret = None
+        self.key_source = None
+        self._keys_tried = False
+        self._key_block = None
+        self._rsa = None             # (encrypted pre-master, session hash or None)
+        self._key_error_given = False
+        self.completed = False
+        self.record_count = 0
+
+    # -- input -----------------------------------------------------------------------------
+
+    @property
+    def tls13(self):
+        return self.version == TLS13
+
+    def receive(self, direction, data, time=None, gap=0):
+        """Feed ``data`` sent by ``direction`` ("client"/"server"); ``gap``: bytes the
+        capture lost right before it. Returns the events, in wire order."""
+        d = self.client_side if direction == "client" else self.server_side
+        self.time = time
+        events = []
+        if gap:
+            self._lost(d, gap)
+        if d.resync:
+            if not looks_like_tls(data[:5]):
+                return events
+            d.resync = False
+            d.dead = False
+        if d.dead or not data:
+            return events
+        reader = d.reader
+        try:
+            records = reader.feed(data)
+        except DecodeError as exc:
+            records = getattr(exc, "records", None) or []
+            self._error("%s: %s; the rest of this direction is not TLS records"
+                        % (d.arrow, exc.message or exc))
+            d.dead = True
+        for rec in records:
+            try:
+                self._record(d, rec.content_type, rec.version, rec.fragment, events)
+            except DecodeError as exc:
+                self._error("%s: %s" % (d.arrow, exc.message or exc))
+        return events
+
+    def _lost(self, d, gap):
+        # The reassembler that found the hole reports it; here we only pick up after it.
+        d.lost += gap
+        if self.hashing:
+            self.transcript_broken = True
+        d.reader = RecordReader()
+        d.hs = HandshakeReassembler()
+        d.resync = True
+        d.seq_unknown = True
+
+    def finish(self):
+        """End of the capture: report what was left half-way."""
+        for d in (self.client_side, self.server_side):
+            if d.dead or d.resync:
+                continue
+            pending = d.reader.pending
+            if pending:
+                self._error("%s: the stream ends inside a record (%d bytes left over)"
+                            % (d.arrow, pending))
+            elif d.hs.pending:
+                self._error("%s: the stream ends inside a handshake message" % d.arrow)
+
+    # -- records ---------------------------------------------------------------------------
+
+    def _record(self, d, ct, version, fragment, events):
+        self.record_count += 1
+        decrypted = False
+        if ct == 20:
+            # Never protected in TLS 1.3 (middlebox compatibility, RFC 8446 appendix D.4).
+            self._keep(d, ct, version, fragment, False)
+            return self._ccs(d, fragment, events)
+        if d.encrypted and (ct == 23 or not self.tls13) or self._early_candidate(d, ct):
+            d.protected_records += 1
+            plain = self._open(d, ct, version, fragment)
+            if plain is None:
+                return self._undecryptable(d, ct, version, fragment, events)
+            if type(plain) is tuple:  # TLS 1.3 (0-RTT too): the inner content type
+                ct, plain = plain
+            decrypted = True
+        else:
+            plain = fragment
+        self._keep(d, ct, version, plain, decrypted)
+        if ct == 22:
+            try:
+                msgs = d.hs.feed(plain)
+            except DecodeError as exc:
+                d.hs = HandshakeReassembler()
+                if d.lost:
+                    raise DecodeError("a handshake message was cut by the lost bytes") from None
+                raise DecodeError("bad handshake framing: %s" % (exc.message or exc)) from None
+            for msg_type, body, raw in msgs:
+                self._handshake(d, msg_type, body, raw, decrypted, events)
+        elif ct == 21:
+            self._alert(d, plain, events)
+        elif ct == 23:
+            if decrypted:
+                d.app_bytes += len(plain)
+                d.app_hash.update(plain)
+            self._entry(d, "application_data", "%d bytes" % len(plain))
+            events.append(ApplicationData(d.name, plain))
+        else:
+            self._entry(d, _name(CONTENT_TYPES, ct, 2), "%d bytes" % len(plain))
+
+    def _keep(self, d, ct, version, payload, decrypted):
+        self.records.append((self.time, d.name, ct, version, payload, decrypted))
+
+    def _open(self, d, ct, version, fragment):
+        """Plaintext (TLS 1.3: ``(inner type, plaintext)``), or None when not decryptable."""
+        early = self._early_candidate(d, ct)
+        if early:
+            out = self._open_early(fragment)
+            if out is not None or not d.encrypted:
+                return out
+        prot = d.protection
+        if prot is None or d.failed:
+            return None
+        seq = prot.seq
+        try:
+            out = prot.open(fragment) if self.tls13 else prot.open(ct, version, fragment)
+        except AlertError as exc:
+            if d.seq_unknown:
+                out = self._guess_seq(d, ct, version, fragment, seq)
+                if out is not None:
+                    return out
+            if early:
+                prot.seq = seq
+                return None  # 0-RTT data without its key: not a handshake record
+            prot.seq = seq + 1  # the sender used this sequence number either way
+            what = _name(CONTENT_TYPES, ct, 2)
+            if d.opened:
+                # The keys worked before: this one record is damaged.
+                self._error("%s: %s record #%d does not decrypt (%s)"
+                            % (d.arrow, what, seq, exc.description))
+            else:
+                d.failed = True
+                self._error("%s: cannot decrypt a %s record (%s): %s"
+                            % (d.arrow, what, exc.description, self._blame()))
+            return None
+        d.opened += 1
+        return out
+
+    def _guess_seq(self, d, ct, version, fragment, seq):
+        """After lost bytes, records may be missing: try the next sequence numbers."""
+        prot = d.protection
+        for guess in range(seq + 1, seq + SEQ_WINDOW):
+            prot.seq = guess
+            try:
+                out = prot.open(fragment) if self.tls13 else prot.open(ct, version, fragment)
+            except AlertError:
+                continue
+            d.seq_unknown = False
+            d.opened += 1
+            return out
+        prot.seq = seq
+        return None
+
+    def _undecryptable(self, d, ct, version, fragment, events):
+        self._keep(d, ct, version, fragment, False)
+        if self.hashing and (ct == 22 or self.tls13):
+            self.transcript_broken = True  # a Finished after this cannot be checked
+        name = _UNDECRYPTED.get(ct, _name(CONTENT_TYPES, ct, 2))
+        if self.tls13 and ct == 23:
+            # Without keys a TLS 1.3 record hides its type. The server's records before the
+            # client's first protected one are its handshake flight; the client's first
+            # protected record is its Finished flight.
+            if d is self.client_side:
+                first = d.protected_records == 1
+            else:
+                first = self.client_side.protected_records == 0
+            name = "encrypted_handshake" if first else "application_data"
+        self._entry(d, name, "%d bytes, not decrypted" % len(fragment))
+        events.append(Undecryptable(d.name, ct, len(fragment)))
+
+    def _ccs(self, d, fragment, events):
+        self._entry(d, "change_cipher_spec", "")
+        events.append(ChangeCipherSpec(d.name))
+        if fragment != b"\x01":
+            self._error("%s: malformed change_cipher_spec" % d.arrow)
+        # No ServerHello seen (lost): only a client that cannot speak TLS 1.3 has surely
+        # switched to protected records.
+        if self.tls13 or self.version is None and (
+                self.client_random is None or X.EXT_SUPPORTED_VERSIONS in self.client_exts):
+            return
+        if d.encrypted:
+            # A second ChangeCipherSpec: renegotiated keys, which we do not follow.
+            if d.protection is not None:
+                self._error("%s: renegotiation: the records after it are not decrypted"
+                            % d.arrow)
+            d.protection = None
+            return
+        d.encrypted = True
+        if self.full_handshake is None and d is self.server_side:
+            self._set_resumed(True)
+        d.protection = self._protection12(d)
+        d.opened = 0
+
+    def _alert(self, d, plain, events):
+        if len(plain) < 2 or len(plain) % 2:
+            self._error("%s: malformed alert (%d bytes)" % (d.arrow, len(plain)))
+            self._entry(d, "alert:malformed", "")
+            return
+        for i in range(0, len(plain), 2):
+            level, code = plain[i], plain[i + 1]
+            desc = ALERT_DESCRIPTIONS.get(code, "unknown_%d" % code)
+            self._entry(d, "alert:" + desc, "fatal" if level == 2 else "warning")
+            events.append(Alert(d.name, level, desc))
+
+    def _entry(self, d, name, detail):
+        self.messages.append(d.tag + name)
+        self.ladder.append((self.time, d.name, name, detail))
+
+    def _error(self, text):
+        if text not in self.errors:
+            self.errors.append(text)
+
+    # -- handshake messages ----------------------------------------------------------------
+
+    def _handshake(self, d, msg_type, body, raw, decrypted, events):
+        name = HANDSHAKE_TYPES.get(msg_type) or "unknown_%d" % msg_type
+        if msg_type == 2 and body[2:34] == HRR_RANDOM:
+            name = "hello_retry_request"
+        detail = ""
+        hashed = self.hashing and msg_type != 0 and not (
+            self.tls13 and msg_type in (4, 24))
+        if hashed and msg_type != 20 and name != "hello_retry_request":
+            self.transcript.update(raw)
+        handler = _HANDLERS.get(name)
+        if handler is not None:
+            try:
+                detail = handler(self, d, body, raw) or ""
+            except DecodeError as exc:
+                self._error("%s %s: %s" % (d.arrow, name, exc.message or exc))
+            except AlertError as exc:
+                self._error("%s %s: %s" % (d.arrow, name, exc))
+            except (ValueError, TypeError, KeyError, IndexError) as exc:
+                # A codec gap must not cost the rest of the connection.
+                self._error("%s %s: cannot parse: %s" % (d.arrow, name, exc))
+        self._entry(d, name, detail)
+        events.append(HandshakeMessage(d.name, msg_type, body, raw, decrypted))
+        if d.finished_ok and self.client_side.finished_ok and self.server_side.finished_ok \
+                and not self.completed:
+            self._complete(events)
+
+    def _client_hello(self, d, body, raw):
+        ch = ClientHello.parse(body)
+        if self.client_random is not None and not self.hrr:
+            return "again (renegotiation?)"
+        self.client_random = ch.random
+        self.client_version = ch.version
+        self.client_session_id = ch.session_id
+        exts = ch.extensions or []
+        self.client_exts = frozenset(e.type for e in exts)
+        ext = find_ext(exts, X.EXT_SESSION_TICKET)
+        self.client_ticket = ext.data if ext is not None else b""
+        self.offered_early_data = 42 in self.client_exts
+        self.client_suites = ch.cipher_suites
+        ext = find_ext(exts, X.EXT_SERVER_NAME)
+        if ext is not None:  # last: a malformed name must not hide the fields above
+            self.sni = X.parse_server_name(ext.data)
+        parts = ["%d suites" % len(ch.cipher_suites)]
+        if self.sni:
+            parts.append("sni " + self.sni)
+        if self.client_ticket:
+            parts.append("ticket")
+        elif X.EXT_PRE_SHARED_KEY in self.client_exts:
+            parts.append("psk")
+        return ", ".join(parts)
+
+    def _server_hello(self, d, body, raw):
+        if self.server_random is not None:
+            return "again (renegotiation?)"
+        sh = ServerHello.parse(body)
+        exts = sh.extensions or []
+        self.server_random = sh.random
+        self.version = sh.selected_version()
+        self.suite_id = sh.cipher_suite
+        self.cipher_suite = _name(CIPHER_SUITES, sh.cipher_suite)
+        self.suite = CipherSuite.get(sh.cipher_suite)
+        self.session_id = sh.session_id.hex()
+        types = frozenset(e.type for e in exts)
+        detail = "%s, suite 0x%04X" % (_name_version(self.version), sh.cipher_suite)
+        if self.tls13:
+            self.extended_master_secret = False
+            self.resumed = X.EXT_PRE_SHARED_KEY in types
+            self._start13()
+            return detail
+        self.extended_master_secret = (X.EXT_EXTENDED_MASTER_SECRET in types
+                                       and X.EXT_EXTENDED_MASTER_SECRET in self.client_exts)
+        self.encrypt_then_mac = (X.EXT_ENCRYPT_THEN_MAC in types
+                                 and X.EXT_ENCRYPT_THEN_MAC in self.client_exts
+                                 and self.suite is not None and not self.suite.aead)
+        ext = find_ext(exts, X.EXT_ALPN)
+        if ext is not None:
+            protos = X.parse_alpn(ext.data)
+            if protos:
+                self.alpn = protos[0].decode("utf-8", "replace")
+        # Echoing the client's session id means resumption (RFC 5246 section 7.4.1.3); the
+        # next server message confirms it either way (RFC 5077: a ticket may resume too).
+        self.resumed = bool(sh.session_id) and sh.session_id == self.client_session_id
+        return detail
+
+    def _hello_retry_request(self, d, body, raw):
+        sh = ServerHello.parse(body)
+        self.hrr = True
+        self.version = sh.selected_version()
+        self.suite_id = sh.cipher_suite
+        self.suite = CipherSuite.get(sh.cipher_suite)
+        # RFC 8446 section 4.4.1: ClientHello1 is replaced by a message_hash message.
+        prf_hash = self.suite.prf_hash if self.suite is not None else "sha256"
+        h = self.transcript.digest(TLS13, prf_hash)
+        self.transcript = P.Transcript()
+        self.transcript.update(bytes((254, 0, 0, len(h))) + h)
+        self.transcript.update(raw)
+        ext = find_ext(sh.extensions or [], X.EXT_KEY_SHARE)
+        if ext is not None and len(ext.data) == 2:
+            return "group " + _name(NAMED_GROUPS, ext.data[0] << 8 | ext.data[1])
+        return ""
+
+    def _set_resumed(self, resumed):
+        self.full_handshake = not resumed
+        self.resumed = resumed
+
+    def _certificate(self, d, body, raw):
+        if self.tls13:
+            count = len(Certificate13.parse(body).entries)
+        else:
+            count = len(Certificate.parse(body).certificates)
+            if d is self.server_side:
+                self._set_resumed(False)
+        if d is self.client_side and count:
+            self.client_auth = True
+        return "%d certificate%s" % (count, "" if count == 1 else "s")
+
+    def _server_key_exchange(self, d, body, raw):
+        self._set_resumed(False)
+        kx = self.suite.key_exchange if self.suite is not None else None
+        if kx in ("DHE", "ECDHE"):
+            ske = ServerKeyExchange.parse(body, kx, self.version)
+            if ske.kind == "ECDHE":
+                return "group " + _name(NAMED_GROUPS, ske.params["group"])
+            return "DH %d bits" % (len(ske.params["p"].lstrip(b"\0")) * 8)
+        return ""
+
+    def _server_hello_done(self, d, body, raw):
+        self._set_resumed(False)
+
+    def _certificate_request(self, d, body, raw):
+        if not self.tls13:
+            self._set_resumed(False)
+            CertificateRequest.parse(body, self.version or 0x0303)
+
+    def _client_key_exchange(self, d, body, raw):
+        self._set_resumed(False)
+        suite = self.suite
+        if (suite is None or suite.key_exchange != "RSA"
+                or (self.server_key is None and self.keylog is None)
+                or self._keylog_master() is not None):
+            return ""
+        cke = ClientKeyExchange.parse(body, "RSA")
+        session_hash = None
+        if self.extended_master_secret:
+            # RFC 7627 section 3: the session hash covers the messages through this one.
+            session_hash = self.transcript.copy().digest(self.version, suite.prf_hash)
+        self._rsa = (cke.data, session_hash)
+        return "RSA, %d-byte encrypted pre-master" % len(cke.data)
+
+    def _new_session_ticket(self, d, body, raw):
+        if self.tls13:
+            return ""
+        nst = NewSessionTicket.parse(body)
+        self.ticket = nst.ticket
+        if self.full_handshake is None:
+            self._set_resumed(True)
+        return "lifetime %ds, %d-byte ticket" % (nst.lifetime_hint, len(nst.ticket))
+
+    def _encrypted_extensions(self, d, body, raw):
+        ee = EncryptedExtensions.parse(body)
+        ext = find_ext(ee.extensions, X.EXT_ALPN)
+        if ext is not None:
+            protos = X.parse_alpn(ext.data)
+            if protos:
+                self.alpn = protos[0].decode("utf-8", "replace")
+                return "alpn " + self.alpn
+        return ""
+
+    def _key_update(self, d, body, raw):
+        ku = KeyUpdate.parse(body)
+        self._next_traffic_secret(d)
+        return "update_requested" if ku.request_update else ""
+
+    def _finished(self, d, body, raw):
+        d.finished = True
+        try:
+            if self.transcript_broken or self._first_finished_missing(d):
+                self.transcript_broken = True
+                ok = None
+            elif self.tls13:
+                ok = self._verify13(d, body)
+            else:
+                ok = self._verify12(d, body)
+        finally:
+            if self.hashing:
+                self.transcript.update(raw)
+        if ok is None:
+            detail = ("not verified (handshake not all seen)" if self.transcript_broken
+                      else "not verified (no keys)")
+        elif ok:
+            d.finished_ok = True
+            detail = "verify_data ok"
+        else:
+            self._error("%s: Finished verify_data does not match: %s" % (d.arrow, self._blame()))
+            detail = "verify_data MISMATCH"
+        if self.tls13:
+            self._after_finished13(d)
+        if self.client_side.finished and self.server_side.finished:
+            self.hashing = False
+        return detail
+
+    # -- report ----------------------------------------------------------------------------
+
+    @property
+    def app_data(self):
+        """CONTRACT ``app_data``: present only when decrypted."""
+        if not self.decrypted:
+            return None
+        c, s = self.client_side, self.server_side
+        return {"client_bytes": c.app_bytes, "client_sha256": c.app_hash.hexdigest(),
+                "server_bytes": s.app_bytes, "server_sha256": s.app_hash.hexdigest()}
+
+    def fields(self):
+        """The CONTRACT report fields this connection knows (all but client/server)."""
+        out = {"version": _name_version(self.version) if self.version else None,
+               "cipher_suite": self.cipher_suite,
+               "session_id": self.session_id,
+               "resumed": self.resumed,
+               "sni": self.sni,
+               "alpn": self.alpn,
+               "client_auth": self.client_auth,
+               "extended_master_secret": self.extended_master_secret,
+               "messages": list(self.messages),
+               "decrypted": self.decrypted}
+        app = self.app_data
+        if app is not None:
+            out["app_data"] = app
+        out["errors"] = list(self.errors)
+        return out
+
+
+def _name_version(v):
+    from ..registry import VERSIONS
+    return VERSIONS.get(v, "unknown_0x%04X" % v)
+
+
+_HANDLERS = {
+    "client_hello": ObserverConnection._client_hello,
+    "server_hello": ObserverConnection._server_hello,
+    "hello_retry_request": ObserverConnection._hello_retry_request,
+    "certificate": ObserverConnection._certificate,
+    "server_key_exchange": ObserverConnection._server_key_exchange,
+    "server_hello_done": ObserverConnection._server_hello_done,
+    "certificate_request": ObserverConnection._certificate_request,
+    "client_key_exchange": ObserverConnection._client_key_exchange,
+    "new_session_ticket": ObserverConnection._new_session_ticket,
+    "encrypted_extensions": ObserverConnection._encrypted_extensions,
+    "key_update": ObserverConnection._key_update,
+    "finished": ObserverConnection._finished,
+}

@@ -1,0 +1,179 @@
+"""The TLS PRF, master secrets, the key block, the handshake transcript, Finished.
+
+The PRF is TLS glue (``cryptography`` declined to ship it): P_hash over ``cryptography``'s
+HMAC. TLS 1.0/1.1 (RFC 2246 section 5, RFC 4346 section 5): P_MD5(S1) xor P_SHA-1(S2) on the
+two (overlapping when odd) halves of the secret. TLS 1.2 (RFC 5246 section 5): P_<hash> with
+the suite's PRF hash (SHA-256 unless the suite says SHA-384).
+"""
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes, hmac
+
+from ..registry import VERSION_CODES
+
+_HASHES = {"md5": hashes.MD5, "sha1": hashes.SHA1, "sha224": hashes.SHA224,
+           "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+
+
+def hash_algorithm(name):
+    """A ``cryptography`` hash instance from a name such as ``"sha256"`` (any case, or an
+    instance passed through)."""
+    if isinstance(name, hashes.HashAlgorithm):
+        return name
+    try:
+        return _HASHES[name.lower().replace("-", "")]()
+    except (KeyError, AttributeError):
+        raise ValueError("unknown hash %r" % (name,)) from None
+
+
+def normalize_version(version):
+    """``0x0303``, ``"TLS 1.2"``, ``"1.2"`` or ``"TLSv1.2"`` -> ``0x0303``."""
+    if isinstance(version, int):
+        return version
+    text = str(version).strip()
+    if text in VERSION_CODES:
+        return VERSION_CODES[text]
+    short = text.upper().replace("TLSV", "").replace("TLS", "").strip()
+    for code, wanted in ((0x0301, "1.0"), (0x0302, "1.1"), (0x0303, "1.2"), (0x0304, "1.3")):
+        if short == wanted:
+            return code
+    raise ValueError("unknown TLS version %r" % (version,))
+
+
+def _p_hash(algorithm, secret, seed, length):
+    """RFC 5246 section 5: A(i) = HMAC(secret, A(i-1)); output HMAC(secret, A(i) + seed)."""
+    base = hmac.HMAC(secret, algorithm)
+    out = []
+    produced = 0
+    a = seed
+    while produced < length:
+        h = base.copy()
+        h.update(a)
+        a = h.finalize()
+        h = base.copy()
+        h.update(a + seed)
+        block = h.finalize()
+        out.append(block)
+        produced += len(block)
+    return b"".join(out)[:length]
+
+
+def _xor(a, b):
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
+
+
+def prf(secret, label, seed, length, version="TLS 1.2", hash="sha256"):
+    """The TLS PRF: ``length`` bytes from ``secret``, ``label`` (str or bytes) and ``seed``.
+
+    ``version`` below TLS 1.2 selects the MD5 xor SHA-1 construction and ignores ``hash``.
+    """
+    if isinstance(label, str):
+        label = label.encode("ascii")
+    seed = label + bytes(seed)
+    secret = bytes(secret)
+    if normalize_version(version) < 0x0303:
+        half = (len(secret) + 1) // 2
+        s1, s2 = secret[:half], secret[len(secret) - half:]
+        if length == 0:
+            return b""
+        return _xor(_p_hash(hashes.MD5(), s1, seed, length),
+                    _p_hash(hashes.SHA1(), s2, seed, length))
+    return _p_hash(hash_algorithm(hash), secret, seed, length)
+
+
+def master_secret(pre_master, client_random, server_random, version, prf_hash="sha256"):
+    """RFC 5246 section 8.1."""
+    return prf(pre_master, b"master secret", client_random + server_random, 48, version,
+               prf_hash)
+
+
+def extended_master_secret(pre_master, session_hash, version, prf_hash="sha256"):
+    """RFC 7627 section 4: ``session_hash`` is the transcript hash through the
+    ClientKeyExchange (``Transcript.digest`` at that point)."""
+    return prf(pre_master, b"extended master secret", session_hash, 48, version, prf_hash)
+
+
+@dataclass(frozen=True)
+class KeyBlock:
+    client_mac_key: bytes
+    server_mac_key: bytes
+    client_key: bytes
+    server_key: bytes
+    client_iv: bytes
+    server_iv: bytes
+
+
+def key_block(master, client_random, server_random, suite, version):
+    """RFC 5246 section 6.3: the key block split into MAC keys, write keys and IVs.
+
+    The IVs are always derived (``suite.fixed_iv_len`` bytes each). TLS 1.1+ CBC ignores them
+    (explicit per-record IV); since they come last in the block this changes nothing else.
+    """
+    version = normalize_version(version)
+    m, k, i = suite.mac_len, suite.key_len, suite.fixed_iv_len
+    block = prf(master, b"key expansion", server_random + client_random, 2 * (m + k + i),
+                version, suite.prf_hash)
+    parts = []
+    pos = 0
+    for size in (m, m, k, k, i, i):
+        parts.append(block[pos:pos + size])
+        pos += size
+    return KeyBlock(*parts)
+
+
+def verify_data(master, sender, handshake_hash, version, prf_hash="sha256"):
+    """RFC 5246 section 7.4.9: the 12-byte Finished verify_data of ``sender``
+    (``"client"`` or ``"server"``) over ``handshake_hash`` (``Transcript.digest``)."""
+    if sender not in ("client", "server"):
+        raise ValueError("sender must be 'client' or 'server'")
+    label = b"client finished" if sender == "client" else b"server finished"
+    return prf(master, label, handshake_hash, 12, version, prf_hash)
+
+
+class Transcript:
+    """Running hash of the handshake messages (4-byte header included), usable before the
+    cipher suite is known: MD5, SHA-1, SHA-256 and SHA-384 run in parallel, and the raw bytes
+    are kept for signatures over the whole transcript (CertificateVerify) and other hashes.
+
+    ``digest(version, prf_hash)``: TLS 1.0/1.1 MD5||SHA-1 (36 bytes, RFC 2246 section 7.4.9);
+    TLS 1.2 and 1.3 the suite hash. Taking a digest does not end the transcript.
+    """
+
+    _RUNNING = ("md5", "sha1", "sha256", "sha384")
+
+    def __init__(self, _from=None):
+        if _from is None:
+            self._hashes = {n: hashes.Hash(_HASHES[n]()) for n in self._RUNNING}
+            self._parts = []
+        else:
+            self._hashes = {n: h.copy() for n, h in _from._hashes.items()}
+            self._parts = list(_from._parts)
+
+    def update(self, data):
+        data = bytes(data)
+        for h in self._hashes.values():
+            h.update(data)
+        self._parts.append(data)
+
+    @property
+    def data(self):
+        """Every handshake byte so far (for CertificateVerify signatures)."""
+        return b"".join(self._parts)
+
+    def hash(self, name):
+        """The transcript hash with one named hash (``"sha256"``, ``"sha512"``, ...)."""
+        name = name.lower().replace("-", "")
+        h = self._hashes.get(name)
+        if h is not None:
+            return h.copy().finalize()
+        h = hashes.Hash(hash_algorithm(name))
+        h.update(self.data)
+        return h.finalize()
+
+    def digest(self, version, prf_hash="sha256"):
+        if normalize_version(version) < 0x0303:
+            return self.hash("md5") + self.hash("sha1")
+        return self.hash(prf_hash)
+
+    def copy(self):
+        return Transcript(self)

@@ -1,0 +1,170 @@
+"""ServerKeyExchange and CertificateVerify signatures.
+
+TLS 1.0/1.1 (RFC 4346 section 7.4.3, RFC 4492 section 5.4): RSA signs the 36-byte MD5||SHA-1
+digest with PKCS#1 v1.5 type 1 padding *without* a DigestInfo; ECDSA signs SHA-1. We use
+``cryptography``'s ``NoDigestInfo`` marker for the RSA case, so the raw digest goes straight
+into the PKCS#1 v1.5 block (no hand-made RSA arithmetic).
+
+TLS 1.2 (RFC 5246 section 7.4.1.4.1, RFC 8446 section 4.2.3 code points): the scheme is sent
+on the wire: rsa_pkcs1_{sha1,sha256,sha384,sha512}, rsa_pss_rsae_{sha256,sha384,sha512}
+(PSS, MGF1 with the same hash, salt length = hash length), ecdsa_{sha1, secp256r1_sha256,
+secp384r1_sha384, secp521r1_sha512} (in TLS 1.2 the curve is not bound to the scheme),
+ed25519 and ed448 (RFC 8422).
+"""
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa, utils
+
+from ..errors import AlertError
+
+# scheme -> (key kind, signature padding "pkcs1" / "pss" / "ecdsa" / "eddsa", hash class)
+SCHEMES = {
+    0x0201: ("rsa", "pkcs1", hashes.SHA1),
+    0x0401: ("rsa", "pkcs1", hashes.SHA256),
+    0x0501: ("rsa", "pkcs1", hashes.SHA384),
+    0x0601: ("rsa", "pkcs1", hashes.SHA512),
+    0x0804: ("rsa", "pss", hashes.SHA256),
+    0x0805: ("rsa", "pss", hashes.SHA384),
+    0x0806: ("rsa", "pss", hashes.SHA512),
+    0x0203: ("ecdsa", "ecdsa", hashes.SHA1),
+    0x0403: ("ecdsa", "ecdsa", hashes.SHA256),
+    0x0503: ("ecdsa", "ecdsa", hashes.SHA384),
+    0x0603: ("ecdsa", "ecdsa", hashes.SHA512),
+    0x0807: ("ed25519", "eddsa", None),
+    0x0808: ("ed448", "eddsa", None),
+}
+
+# What we offer in signature_algorithms, in our preference order.
+DEFAULT_SCHEMES = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0603, 0x0806, 0x0601,
+                   0x0807, 0x0808, 0x0203, 0x0201]
+
+
+def key_kind(key):
+    """``"rsa"``, ``"ecdsa"``, ``"ed25519"``, ``"ed448"`` or None, for a public or private key
+    (or a certificate)."""
+    if hasattr(key, "public_key") and hasattr(key, "subject"):      # x509.Certificate
+        key = key.public_key()
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        return "rsa"
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        return "ecdsa"
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
+        return "ed25519"
+    if isinstance(key, (ed448.Ed448PrivateKey, ed448.Ed448PublicKey)):
+        return "ed448"
+    return None
+
+
+def _fits(key, scheme):
+    """RSA-PSS needs emLen >= hLen + sLen + 2 (RFC 8017 section 9.1.1)."""
+    kind, pad, hash_cls = SCHEMES[scheme]
+    if pad != "pss":
+        return True
+    return (key.key_size - 1 + 7) // 8 >= 2 * hash_cls.digest_size + 2
+
+
+def choose_scheme(private_key, offered):
+    """The signature scheme to use with ``private_key`` in TLS 1.2: the first of the peer's
+    ``offered`` list (its preference order) we can make with this key; without a list, the
+    RFC 5246 section 7.4.1.4.1 default (SHA-1 with the key's algorithm).
+    ``AlertError("handshake_failure")`` when nothing fits."""
+    kind = key_kind(private_key)
+    if offered is None:
+        default = {"rsa": 0x0201, "ecdsa": 0x0203}.get(kind)
+        if default is None:
+            raise AlertError("handshake_failure", "no default signature scheme for this key")
+        return default
+    for scheme in offered:
+        entry = SCHEMES.get(scheme)
+        if entry is not None and entry[0] == kind and _fits(private_key, scheme):
+            return scheme
+    raise AlertError("handshake_failure", "no common signature scheme")
+
+
+def ske_signed_data(client_random, server_random, params_raw):
+    """RFC 5246 section 7.4.3: what a ServerKeyExchange signature covers."""
+    return bytes(client_random) + bytes(server_random) + bytes(params_raw)
+
+
+def _digest(hash_cls, data):
+    h = hashes.Hash(hash_cls())
+    h.update(data)
+    return h.finalize()
+
+
+def _md5_sha1(data):
+    return _digest(hashes.MD5, data) + _digest(hashes.SHA1, data)
+
+
+def _pss(hash_cls):
+    return padding.PSS(mgf=padding.MGF1(hash_cls()), salt_length=hash_cls.digest_size)
+
+
+def sign(private_key, data, version, scheme=None):
+    """``(scheme or None, signature)`` over ``data``.
+
+    TLS 1.0/1.1: the scheme is None (not on the wire). TLS 1.2: ``scheme`` (chosen by the
+    caller, usually with ``choose_scheme``; None means the RFC 5246 default for the key).
+    """
+    data = bytes(data)
+    kind = key_kind(private_key)
+    if version < 0x0303:
+        if kind == "rsa":
+            return None, private_key.sign(_md5_sha1(data), padding.PKCS1v15(),
+                                          utils.NoDigestInfo())
+        if kind == "ecdsa":
+            return None, private_key.sign(data, ec.ECDSA(hashes.SHA1()))
+        raise AlertError("handshake_failure", "key type cannot sign in TLS 1.0/1.1")
+    if scheme is None:
+        scheme = choose_scheme(private_key, None)
+    entry = SCHEMES.get(scheme)
+    if entry is None or entry[0] != kind:
+        raise AlertError("handshake_failure",
+                         "signature scheme 0x%04x does not fit the key" % scheme)
+    _, pad, hash_cls = entry
+    if pad == "pkcs1":
+        sig = private_key.sign(data, padding.PKCS1v15(), hash_cls())
+    elif pad == "pss":
+        sig = private_key.sign(data, _pss(hash_cls), hash_cls())
+    elif pad == "ecdsa":
+        sig = private_key.sign(data, ec.ECDSA(hash_cls()))
+    else:
+        sig = private_key.sign(data)
+    return scheme, sig
+
+
+def verify(public_key, data, signature, version, scheme=None):
+    """Check ``signature`` over ``data``; ``AlertError("decrypt_error")`` on any mismatch
+    (wrong signature, scheme that does not fit the key, unsupported key or scheme).
+    ``public_key`` may also be a certificate."""
+    if hasattr(public_key, "public_key") and hasattr(public_key, "subject"):
+        public_key = public_key.public_key()
+    data, signature = bytes(data), bytes(signature)
+    kind = key_kind(public_key)
+    try:
+        if version < 0x0303:
+            if kind == "rsa":
+                public_key.verify(signature, _md5_sha1(data), padding.PKCS1v15(),
+                                  utils.NoDigestInfo())
+            elif kind == "ecdsa":
+                public_key.verify(signature, data, ec.ECDSA(hashes.SHA1()))
+            else:
+                raise AlertError("decrypt_error", "key type cannot sign in TLS 1.0/1.1")
+            return
+        if scheme is None:
+            scheme = {"rsa": 0x0201, "ecdsa": 0x0203}.get(kind, -1)
+        entry = SCHEMES.get(scheme)
+        if entry is None or entry[0] != kind:
+            raise AlertError("decrypt_error", "signature scheme 0x%04x does not fit the key"
+                             % (scheme & 0xFFFF))
+        _, pad, hash_cls = entry
+        if pad == "pkcs1":
+            public_key.verify(signature, data, padding.PKCS1v15(), hash_cls())
+        elif pad == "pss":
+            public_key.verify(signature, data, _pss(hash_cls), hash_cls())
+        elif pad == "ecdsa":
+            public_key.verify(signature, data, ec.ECDSA(hash_cls()))
+        else:
+            public_key.verify(signature, data)
+    except (InvalidSignature, ValueError, UnsupportedAlgorithm, TypeError):
+        raise AlertError("decrypt_error", "bad signature") from None

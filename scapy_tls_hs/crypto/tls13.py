@@ -1,0 +1,131 @@
+"""TLS 1.3 key schedule pieces and record protection (RFC 8446 sections 5.2-5.3, 7.1, 4.4.4).
+
+Enough for an observer that gets its traffic secrets from a key log, and for the key
+schedule itself (``hkdf_extract`` / ``derive_secret``). HKDF-Expand is ``cryptography``'s
+``HKDFExpand``; HKDF-Extract is one HMAC (RFC 5869 section 2.2).
+"""
+import struct
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hmac
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+
+from ..errors import AlertError
+from .prf import hash_algorithm
+
+MAX_PLAINTEXT = 1 << 14
+MAX_CIPHERTEXT = MAX_PLAINTEXT + 256          # RFC 8446 section 5.2
+_TAG_LEN = 16
+_APPLICATION_DATA = 23
+_SEQ_LIMIT = 1 << 64
+
+
+def hkdf_expand_label(secret, label, context, length, hash="sha256"):
+    """RFC 8446 section 7.1: HKDF-Expand(secret, HkdfLabel, length); ``label`` without the
+    ``"tls13 "`` prefix (str or bytes; a label that already has it is taken as is)."""
+    if isinstance(label, str):
+        label = label.encode("ascii")
+    if not label.startswith(b"tls13 "):
+        label = b"tls13 " + label
+    context = bytes(context)
+    info = struct.pack("!HB", length, len(label)) + label + bytes((len(context),)) + context
+    return HKDFExpand(hash_algorithm(hash), length, info).derive(bytes(secret))
+
+
+def hkdf_extract(salt, ikm, hash="sha256"):
+    """RFC 5869 section 2.2: HMAC-Hash(salt, IKM); an empty salt is Hash.length zeros."""
+    algorithm = hash_algorithm(hash)
+    h = hmac.HMAC(bytes(salt) or bytes(algorithm.digest_size), algorithm)
+    h.update(bytes(ikm) or bytes(algorithm.digest_size))
+    return h.finalize()
+
+
+def derive_secret(secret, label, transcript_hash, hash="sha256"):
+    """RFC 8446 section 7.1 Derive-Secret, given the transcript hash (not the messages)."""
+    size = hash_algorithm(hash).digest_size
+    return hkdf_expand_label(secret, label, transcript_hash, size, hash)
+
+
+def traffic_keys(suite, traffic_secret):
+    """RFC 8446 section 7.3: (write key, 12-byte write IV) of a traffic secret."""
+    key = hkdf_expand_label(traffic_secret, b"key", b"", suite.key_len, suite.prf_hash)
+    iv = hkdf_expand_label(traffic_secret, b"iv", b"", 12, suite.prf_hash)
+    return key, iv
+
+
+def next_traffic_secret(suite, traffic_secret):
+    """RFC 8446 section 7.2: the secret after a KeyUpdate."""
+    size = hash_algorithm(suite.prf_hash).digest_size
+    return hkdf_expand_label(traffic_secret, b"traffic upd", b"", size, suite.prf_hash)
+
+
+def finished_key(base_key, hash="sha256"):
+    """RFC 8446 section 4.4.4: ``base_key`` is the sender's handshake traffic secret."""
+    size = hash_algorithm(hash).digest_size
+    return hkdf_expand_label(base_key, b"finished", b"", size, hash)
+
+
+def verify_data13(base_key, transcript_hash, hash="sha256"):
+    """The Finished verify_data: HMAC(finished_key, transcript hash up to the Finished)."""
+    h = hmac.HMAC(finished_key(base_key, hash), hash_algorithm(hash))
+    h.update(bytes(transcript_hash))
+    return h.finalize()
+
+
+class TLS13Protection:
+    """One direction's protection under one traffic secret (RFC 8446 section 5.2).
+
+    The nonce is the write IV xor the sequence number left-padded to 12 bytes; the AAD is the
+    record header (opaque_type 23, legacy version 0x0303, length). The sequence number
+    advances on every ``seal`` and ``open``, also a failed one (the connection dies then).
+    """
+
+    def __init__(self, suite, traffic_secret):
+        self.suite = suite
+        self.seq = 0
+        key, iv = traffic_keys(suite, traffic_secret)
+        self._iv = int.from_bytes(iv, "big")
+        if suite.cipher == "CHACHA20_POLY1305":
+            self._aead = ChaCha20Poly1305(key)
+        else:
+            self._aead = AESGCM(key)
+
+    def _nonce(self):
+        seq = self.seq
+        if seq >= _SEQ_LIMIT - 1:
+            raise AlertError("internal_error", "record sequence number exhausted")
+        self.seq = seq + 1
+        return (self._iv ^ seq).to_bytes(12, "big")
+
+    def seal(self, inner_type, plaintext, padding=0):
+        """TLSInnerPlaintext = content || type || zeros, encrypted; returns the fragment of
+        an application_data record."""
+        plaintext = bytes(plaintext)
+        if len(plaintext) > MAX_PLAINTEXT:
+            raise ValueError("plaintext longer than 2^14 bytes must be fragmented")
+        inner = plaintext + bytes((inner_type,)) + bytes(padding)
+        aad = struct.pack("!BHH", _APPLICATION_DATA, 0x0303, len(inner) + _TAG_LEN)
+        return self._aead.encrypt(self._nonce(), inner, aad)
+
+    def open(self, fragment):
+        """``(inner content type, plaintext)``; ``AlertError("bad_record_mac")`` for a bad
+        tag, ``record_overflow`` for a too long record, ``unexpected_message`` when the
+        inner plaintext has no content type."""
+        fragment = bytes(fragment)
+        nonce = self._nonce()
+        if len(fragment) > MAX_CIPHERTEXT:
+            raise AlertError("record_overflow", "record of %d bytes" % len(fragment))
+        if len(fragment) < _TAG_LEN:
+            raise AlertError("bad_record_mac")
+        aad = struct.pack("!BHH", _APPLICATION_DATA, 0x0303, len(fragment))
+        try:
+            inner = self._aead.decrypt(nonce, fragment, aad)
+        except InvalidTag:
+            raise AlertError("bad_record_mac") from None
+        content = inner.rstrip(b"\x00")
+        if not content:
+            raise AlertError("unexpected_message", "TLSInnerPlaintext without content type")
+        if len(content) - 1 > MAX_PLAINTEXT:
+            raise AlertError("record_overflow", "plaintext of %d bytes" % (len(content) - 1))
+        return content[-1], content[:-1]

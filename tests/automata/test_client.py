@@ -1,0 +1,288 @@
+"""The client automaton itself: its states, its result object, the Scapy packets it exposes,
+a user-supplied ClientHello, the tamper hook, and how it fails (refused, silent, closing or
+babbling servers) without ever raising out of ``run()``."""
+import contextlib
+import socket
+import struct
+import threading
+
+import pytest
+
+from scapy_tls_hs.automata.client import ClientResult, TLSClientAutomaton
+from tests.peers.servers import HTTP_GET, openssl_server
+
+CONTRACT_FIELDS = {"version", "cipher_suite", "session_id", "resumed", "sni", "alpn",
+                   "client_auth", "messages", "extended_master_secret", "handshake_complete",
+                   "received", "ticket", "errors"}
+
+
+@pytest.fixture(scope="module")
+def server(pki):
+    with openssl_server(pki.rsa_cert, pki.rsa_key, dcert=pki.ecdsa_cert,
+                        dkey=pki.ecdsa_key) as peer:
+        yield peer
+
+
+def run(port, **options):
+    options.setdefault("timeout", 5)
+    return TLSClientAutomaton("127.0.0.1", port, **options).run()
+
+
+def visited_states(automaton):
+    """Run step by step (Scapy's single-step mode) and list the states entered."""
+    states = []
+    while True:
+        try:
+            result = next(automaton)
+        except automaton.Singlestep as step:
+            states.append(step.state)
+            continue
+        return states, result
+
+
+def test_states_follow_the_handshake(server):
+    states, result = visited_states(
+        TLSClientAutomaton("127.0.0.1", server.port, data=HTTP_GET, timeout=5))
+    assert result.handshake_complete
+    # s_server sends its whole flight in one segment: the automaton still walks through
+    # each state; the page then comes and s_server closes first.
+    assert states == ["CONNECTED", "WAIT_SERVER_HELLO", "WAIT_SERVER_HELLO_DONE",
+                      "WAIT_SERVER_FINISHED", "APP_DATA", "RECEIVING", "CLOSED"], states
+
+
+def test_scapy_graph_shows_the_real_transitions():
+    import re
+    edges = set(re.findall(r'"(\w+)" -> "(\w+)"', TLSClientAutomaton.build_graph()))
+    assert {("BEGIN", "CONNECTED"), ("CONNECTED", "WAIT_SERVER_HELLO"),
+            ("WAIT_SERVER_HELLO", "WAIT_SERVER_HELLO_DONE"),
+            ("WAIT_SERVER_HELLO", "WAIT_SERVER_FINISHED"),          # resumption
+            ("WAIT_SERVER_HELLO_DONE", "WAIT_SERVER_FINISHED"),
+            ("WAIT_SERVER_FINISHED", "APP_DATA"), ("APP_DATA", "RECEIVING"),
+            ("APP_DATA", "CLOSING"), ("RECEIVING", "CLOSING"), ("CLOSING", "CLOSED"),
+            ("WAIT_SERVER_HELLO", "ERROR")} <= edges
+    # Nothing goes back in the handshake.
+    assert ("WAIT_SERVER_FINISHED", "WAIT_SERVER_HELLO") not in edges
+    assert ("APP_DATA", "WAIT_SERVER_HELLO_DONE") not in edges
+
+
+def test_resumed_handshake_skips_the_server_flight(server):
+    first = run(server.port)
+    states, result = visited_states(
+        TLSClientAutomaton("127.0.0.1", server.port, session=first.session, timeout=5))
+    assert result.resumed
+    assert "WAIT_SERVER_HELLO_DONE" not in states
+    assert states[:3] == ["CONNECTED", "WAIT_SERVER_HELLO", "WAIT_SERVER_FINISHED"]
+    assert states[-2:] == ["CLOSING", "CLOSED"]
+
+
+def test_interception_point_shows_the_client_hello_before_it_leaves(server):
+    """Scapy's interception points work (they need the control thread, which ``run()`` then
+    starts): the ClientHello record is held until accepted."""
+    from scapy_tls_hs.layers import TLSRecord
+    automaton = TLSClientAutomaton("127.0.0.1", server.port, timeout=5)
+    automaton.CONNECTED.intercepts()
+    with pytest.raises(automaton.InterceptionPoint) as stop:
+        automaton.run()
+    record = TLSRecord(bytes(stop.value.packet))
+    assert record.type == 22 and record.payload.msg_type == 1
+    result = automaton.accept_packet(wait=True)
+    assert result.handshake_complete and result.errors == []
+
+
+def test_result_fields(server):
+    result = run(server.port, data="GET / HTTP/1.0\r\n\r\n", alpn="http/1.1")
+    assert isinstance(result, ClientResult)
+    d = result.to_dict()
+    assert CONTRACT_FIELDS <= set(d)
+    assert d["client"].startswith("127.0.0.1:") and d["server"] == "127.0.0.1:%d" % server.port
+    assert d["version"] == "TLS 1.2" and d["handshake_complete"] and result.ok
+    assert d["received"].startswith("HTTP/1.0 200 ok") and result["received"] == d["received"]
+    assert d["session_id"] == result.session.session_id.hex()
+    assert d["ticket"] is True and d["errors"] == []
+    assert result.session.cipher_suite == d["cipher_suite"]
+    info = result.certificates()[0]
+    assert "CN=server.test" in info["subject"] and "CN=Test Root CA" in info["issuer"]
+    assert len(info["sha256"]) == 64
+    assert "ClientResult TLS 1.2" in repr(result)
+
+
+def test_messages_as_scapy_packets(server):
+    from scapy_tls_hs.layers import TLSAlert, TLSChangeCipherSpec, TLSHandshake
+    result = run(server.port, data=HTTP_GET)
+    packets = result.packets
+    assert len(packets) == len(result.events) - 1       # HandshakeComplete is no wire message
+    first = packets[0]
+    assert isinstance(first, TLSHandshake) and first.msg_type == 1
+    assert bytes(first) == result.events[0].raw
+    hello = first.payload
+    assert hello.random == result.connection.client_random
+    assert any(isinstance(p, TLSChangeCipherSpec) for p in packets)
+    assert isinstance(packets[-1], TLSAlert)
+    names = [p.payload.__class__.__name__ for p in packets if isinstance(p, TLSHandshake)]
+    assert names[:5] == ["TLSClientHello", "TLSServerHello", "TLSCertificate",
+                         "TLSServerKeyExchange", "TLSServerHelloDone"]
+
+
+def test_user_supplied_client_hello_is_sent_as_is(server, tmp_path):
+    from scapy_tls_hs.layers import TLSClientHello
+    random = bytes(range(32))
+    hello = TLSClientHello(random=random, ciphers=[0xC030, 0x009C])
+    keylog = tmp_path / "keys.log"
+    result = run(server.port, client_hello=hello, data=HTTP_GET, keylog=str(keylog))
+    assert result.handshake_complete, result.errors
+    sent = result.events[0]
+    assert sent.direction == "client" and sent.raw == b"\x01" + struct.pack(
+        "!I", len(bytes(hello)))[1:] + bytes(hello)
+    assert result.cipher_suite == "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
+    assert keylog.read_text().split()[1] == random.hex()
+    assert result.received.startswith("HTTP/1.0 200 ok")
+
+
+def test_user_supplied_client_hello_as_records(server):
+    from scapy_tls_hs.layers import TLSClientHello, TLSHandshake, TLSRecord
+    hello = TLSClientHello(ciphers=[0xC02F])
+    wire = bytes(TLSRecord() / TLSHandshake() / hello)
+    result = run(server.port, client_hello=wire)
+    assert result.handshake_complete and result.cipher_suite.endswith("AES_128_GCM_SHA256")
+    assert result.events[0].body == bytes(hello)
+
+
+def test_tamper_hook_changes_what_is_sent(server):
+    """A wrong Finished (changed through the hook) is caught by the server."""
+    def tamper(msg_type, body):
+        return bytes(12) if msg_type == 20 else None
+
+    result = run(server.port, tamper=tamper)
+    assert not result.handshake_complete
+    assert result.errors and "decrypt_error" in result.errors[0], result.errors
+    sent_finished = [ev for ev in result.events
+                     if getattr(ev, "name", "") == "finished" and ev.direction == "client"]
+    assert sent_finished[0].body == bytes(12)
+
+
+def test_keylog_line_per_connection(server, tmp_path):
+    keylog = tmp_path / "keys.log"
+    results = [run(server.port, keylog=str(keylog)) for _ in range(2)]
+    lines = keylog.read_text().splitlines()
+    assert len(lines) == 2
+    for line, result in zip(lines, results):
+        label, random, secret = line.split()
+        assert label == "CLIENT_RANDOM"
+        assert random == result.connection.client_random.hex()
+        assert secret == result.session.master_secret.hex()
+
+
+def test_automata_run_in_parallel_threads(server):
+    """Each automaton owns its timers, stream and connection: threads do not mix them."""
+    results = []
+
+    def worker(suite):
+        for _ in range(3):
+            results.append((suite, run(server.port, ciphers=[suite], data=HTTP_GET)))
+
+    suites = ["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305",
+              "DHE-RSA-AES256-SHA256", "AES128-SHA"]
+    threads = [threading.Thread(target=worker, args=(s,)) for s in suites]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 12
+    for suite, result in results:
+        assert result.ok, result.errors
+        assert "Cipher is %s" % suite in result.received
+
+
+def test_scapy_shell_import_brings_the_automaton_without_scapy_tls():
+    import subprocess
+    import sys
+    code = ("import sys; from scapy_tls_hs.all import *; "
+            "assert TLSClientAutomaton.__module__ == 'scapy_tls_hs.automata.client'; "
+            "print(sorted(m for m in sys.modules if m.startswith('scapy.layers.tls.') and "
+            "m.split('.')[3] in ('record', 'handshake', 'extensions', 'keyexchange', "
+            "'session', 'automaton_cli')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_bad_options_raise_from_run():
+    with pytest.raises(KeyError):
+        TLSClientAutomaton("127.0.0.1", 1, ciphers=["NO-SUCH-SUITE"]).run()
+    with pytest.raises(ValueError):
+        TLSClientAutomaton("127.0.0.1", 1, version="2.0").run()
+
+
+# -- failing servers: a result with errors, never an exception ----------------------------
+
+def test_connection_refused(free_port):
+    result = run(free_port())
+    assert not result.handshake_complete and result.messages == []
+    assert result.errors[0].startswith("cannot connect to 127.0.0.1:")
+
+
+@contextlib.contextmanager
+def raw_server(handler):
+    """A one-connection TCP server on 127.0.0.1 running ``handler(conn)`` in a thread."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    seen = {}
+
+    def serve():
+        conn, _ = lsock.accept()
+        with conn:
+            conn.settimeout(5)
+            seen["result"] = handler(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield lsock.getsockname()[1], seen
+    finally:
+        thread.join(10)
+        lsock.close()
+
+
+def _read_record(conn):
+    head = b""
+    while len(head) < 5:
+        chunk = conn.recv(5 - len(head))
+        if not chunk:
+            return head
+        head += chunk
+    (length,) = struct.unpack("!H", head[3:5])
+    body = b""
+    while len(body) < length:
+        body += conn.recv(length - len(body))
+    return head + body
+
+
+def test_silent_server_times_out():
+    with raw_server(lambda conn: _read_record(conn) and conn.recv(100)) as (port, _):
+        result = run(port, timeout=0.5)
+    assert not result.handshake_complete
+    assert result.errors[0].startswith("timeout: no answer from the server in WAIT_SERVER_HELLO")
+
+
+def test_server_closing_in_the_handshake():
+    with raw_server(_read_record) as (port, _):
+        result = run(port)
+    assert result.errors == ["connection closed by the server during the handshake "
+                             "(in WAIT_SERVER_HELLO)"]
+
+
+def test_garbage_from_the_server_is_answered_with_an_alert():
+    def handler(conn):
+        _read_record(conn)
+        # A ServerHello of two bytes: truncated.
+        conn.sendall(b"\x16\x03\x03\x00\x06\x02\x00\x00\x02\x03\x03")
+        return _read_record(conn)
+
+    with raw_server(handler) as (port, seen):
+        result = run(port)
+    assert not result.handshake_complete
+    assert result.errors[0].startswith("sent alert decode_error")
+    # What reached the server: a fatal decode_error alert record.
+    assert seen["result"][:1] == b"\x15" and seen["result"][-2:] == b"\x02\x32"

@@ -1,0 +1,177 @@
+"""TLS 1.3 pieces: the RFC 8448 key schedule, record protection, the TLS 1.3 capture."""
+import hashlib
+import os
+import pathlib
+
+import pytest
+
+from scapy_tls_hs.crypto.keylog import Keylog
+from scapy_tls_hs.crypto.prf import Transcript
+from scapy_tls_hs.crypto.suites import CipherSuite
+from scapy_tls_hs.crypto.tls13 import (TLS13Protection, derive_secret, finished_key,
+                                       hkdf_expand_label, hkdf_extract, next_traffic_secret,
+                                       traffic_keys, verify_data13)
+from scapy_tls_hs.errors import AlertError
+
+from . import capture_keys as C
+
+CAPTURES = pathlib.Path(__file__).parent.parent / "data" / "captures"
+AES128 = CipherSuite.by_id(0x1301)
+
+# RFC 8448 section 3 (simple 1-RTT handshake, TLS_AES_128_GCM_SHA256).
+ECDHE_SHARED = "8bd4054fb55b9d63fdfbacf9f04b9f0d35e6d63f537563efd46272900f89492d"
+EARLY_SECRET = "33ad0a1c607ec03b09e6cd9893680ce210adf300aa1f2660e1b22e10f170f92a"
+DERIVED = "6f2615a108c702c5678f54fc9dbab69716c076189c48250cebeac3576c3611ba"
+HANDSHAKE_SECRET = "1dc826e93606aa6fdc0aadc12f741b01046aa6b99f691ed221a9f0ca043fbeac"
+HASH_CH_SH = "860c06edc07858ee8e78f0e7428c58edd6b43f2ca3e6e95f02ed063cf0e1cad8"
+CLIENT_HS = "b3eddb126e067f35a780b3abf45e2d8f3b1a950738f52e9600746a0e27a55a21"
+SERVER_HS = "b67b7d690cc16c4e75e54213cb2d37b4e9c912bcded9105d42befd59d391ad38"
+MASTER = "18df06843d13a08bf2a449844c5f8a478001bc4d4c627984d5a41da8d0402919"
+HASH_THROUGH_SERVER_FINISHED = "9608102a0f1ccc6db6250b7b7e417b1a000eaada3daae4777a7686c9ff83df13"
+CLIENT_AP = "9e40646ce79a7f9dc05af8889bce6552875afa0b06df0087f792ebb7c17504a5"
+SERVER_AP = "a11af9f05531f856ad47116b45a950328204b4f44bfb6b3a4b4f1f3fcb631643"
+
+
+def h(text):
+    return bytes.fromhex(text)
+
+
+def test_rfc8448_key_schedule():
+    empty_hash = hashlib.sha256(b"").digest()
+    early = hkdf_extract(b"", b"")
+    assert early == h(EARLY_SECRET)
+    derived = derive_secret(early, "derived", empty_hash)
+    assert derived == h(DERIVED)
+    handshake = hkdf_extract(derived, h(ECDHE_SHARED))
+    assert handshake == h(HANDSHAKE_SECRET)
+    assert derive_secret(handshake, "c hs traffic", h(HASH_CH_SH)) == h(CLIENT_HS)
+    assert derive_secret(handshake, b"tls13 s hs traffic", h(HASH_CH_SH)) == h(SERVER_HS)
+    master = hkdf_extract(derive_secret(handshake, "derived", empty_hash), b"")
+    assert master == h(MASTER)
+    assert derive_secret(master, "c ap traffic", h(HASH_THROUGH_SERVER_FINISHED)) == \
+        h(CLIENT_AP)
+    assert derive_secret(master, "s ap traffic", h(HASH_THROUGH_SERVER_FINISHED)) == \
+        h(SERVER_AP)
+
+
+def test_rfc8448_traffic_keys():
+    assert traffic_keys(AES128, h(SERVER_HS)) == (h("3fce516009c21727d0f2e4e86ee403bc"),
+                                                  h("5d313eb2671276ee13000b30"))
+    assert traffic_keys(AES128, h(CLIENT_HS)) == (h("dbfaa693d1762c5b666af5d950258d01"),
+                                                  h("5bd3c71b836e0b76bb73265f"))
+    assert traffic_keys(AES128, h(SERVER_AP)) == (h("9f02283b6c9c07efc26bb9f2ac92e356"),
+                                                  h("cf782b88dd83549aadf1e984"))
+
+
+def test_rfc8448_server_finished_key():
+    assert finished_key(h(SERVER_HS)) == h(
+        "008d3b66f816ea559f96b537e885c31fc068bf492c652f01f288a1d8cdc19fc8")
+
+
+@pytest.mark.parametrize("suite_id", [0x1301, 0x1302, 0x1303])
+def test_seal_open_round_trip_and_tamper(suite_id):
+    suite = CipherSuite.by_id(suite_id)
+    secret = os.urandom(48 if suite.prf_hash == "sha384" else 32)
+    writer, reader = TLS13Protection(suite, secret), TLS13Protection(suite, secret)
+    for size in (0, 1, 100, 16384):
+        data = os.urandom(size)
+        assert reader.open(writer.seal(23, data, padding=size % 7)) == (23, data)
+    fragment = writer.seal(22, b"hello")
+    for bit in range(len(fragment) * 8):
+        tampered = bytearray(fragment)
+        tampered[bit // 8] ^= 1 << (bit % 8)
+        fresh = TLS13Protection(suite, secret)
+        fresh.seq = writer.seq - 1
+        with pytest.raises(AlertError, match="bad_record_mac"):
+            fresh.open(bytes(tampered))
+    assert reader.open(fragment) == (22, b"hello")
+
+
+def test_open_errors():
+    prot = TLS13Protection(AES128, bytes(32))
+    with pytest.raises(AlertError, match="bad_record_mac"):
+        prot.open(b"short")
+    with pytest.raises(AlertError, match="record_overflow"):
+        TLS13Protection(AES128, bytes(32)).open(bytes(16384 + 257))
+    writer = TLS13Protection(AES128, bytes(32))
+    # an all-zero inner plaintext has no content type
+    fragment = writer._aead.encrypt(writer._nonce(), bytes(5),
+                                    bytes((23, 3, 3, 0, 21)))
+    with pytest.raises(AlertError, match="unexpected_message"):
+        TLS13Protection(AES128, bytes(32)).open(fragment)
+
+
+def test_key_update_secret():
+    secret = os.urandom(32)
+    assert next_traffic_secret(AES128, secret) == hkdf_expand_label(
+        secret, "traffic upd", b"", 32, "sha256")
+
+
+def test_hkdf_expand_label_prefix_optional():
+    s = os.urandom(32)
+    assert hkdf_expand_label(s, "key", b"", 16) == hkdf_expand_label(s, b"tls13 key", b"", 16)
+
+
+# -- the TLS 1.3 capture --------------------------------------------------------------------
+
+def _run_side(suite, records, hs_secret, app_secret):
+    """Open every record: handshake keys until this side's Finished, then application
+    keys. Returns (handshake messages [(type, body, raw)], app plaintext records)."""
+    prot = TLS13Protection(suite, hs_secret)
+    buffered, msgs, app = b"", [], []
+    in_handshake = True
+    for ct, version, fragment in records:
+        inner_type, plaintext = prot.open(fragment)
+        if inner_type == C.HANDSHAKE:
+            buffered += plaintext
+            while len(buffered) >= 4:
+                length = int.from_bytes(buffered[1:4], "big")
+                if len(buffered) < 4 + length:
+                    break
+                raw, buffered = buffered[:4 + length], buffered[4 + length:]
+                msgs.append((raw[0], raw[4:], raw))
+                if raw[0] == 20 and in_handshake:
+                    in_handshake = False
+                    prot = TLS13Protection(suite, app_secret)
+        else:
+            app.append((inner_type, plaintext))
+    return msgs, app
+
+
+@pytest.mark.parametrize("path", sorted(CAPTURES.glob("tls13*.pcap*")), ids=lambda p: p.stem)
+def test_tls13_capture(path):
+    keylog = Keylog.load(path.with_suffix(".keylog"))
+    checked = 0
+    for hs in C.handshakes(path):
+        cr = hs.client_random
+        suite = CipherSuite.by_id(hs.suite_id)
+        secrets = {label: keylog.secret(label, cr) for label in (
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+            "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0")}
+        assert all(secrets.values())
+        server_msgs, server_app = _run_side(suite, hs.server.protected,
+                                            secrets["SERVER_HANDSHAKE_TRAFFIC_SECRET"],
+                                            secrets["SERVER_TRAFFIC_SECRET_0"])
+        client_msgs, client_app = _run_side(suite, hs.client.protected,
+                                            secrets["CLIENT_HANDSHAKE_TRAFFIC_SECRET"],
+                                            secrets["CLIENT_TRAFFIC_SECRET_0"])
+        assert [m[0] for m in server_msgs][:4] == [8, 11, 15, 20]
+        assert [m[0] for m in client_msgs] == [20]          # no client certificate
+        t = Transcript()
+        t.update(hs.client.plain[0][2])
+        t.update(hs.server.plain[0][2])
+        server_fin = next(i for i, m in enumerate(server_msgs) if m[0] == 20)
+        for _, _, raw in server_msgs[:server_fin]:
+            t.update(raw)
+        assert server_msgs[server_fin][1] == verify_data13(
+            secrets["SERVER_HANDSHAKE_TRAFFIC_SECRET"], t.digest(0x0304, suite.prf_hash),
+            suite.prf_hash)
+        t.update(server_msgs[server_fin][2])
+        client_fin = next(m for m in client_msgs if m[0] == 20)
+        assert client_fin[1] == verify_data13(
+            secrets["CLIENT_HANDSHAKE_TRAFFIC_SECRET"], t.digest(0x0304, suite.prf_hash),
+            suite.prf_hash)
+        # NewSessionTickets after the client Finished, under the application keys
+        assert 4 in [m[0] for m in server_msgs[server_fin + 1:]]
+        checked += 1
+    assert checked >= 1

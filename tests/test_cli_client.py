@@ -1,0 +1,175 @@
+"""``scapy-tls-hs client``: human output, ``--json``, ``--resume``, failures (one line on
+stderr naming the alert, non-zero status), ``--cafile``, and ``--keylog`` checked by letting
+tshark decrypt a capture of the session."""
+import json
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from scapy_tls_hs.cli import main
+from tests.peers.process import Peer
+from tests.peers.servers import openssl_server
+
+SEND = r"GET / HTTP/1.0\r\n\r\n"          # as typed on a command line: escapes honoured
+JSON_FIELDS = {"version", "cipher_suite", "session_id", "resumed", "sni", "alpn",
+               "client_auth", "messages", "extended_master_secret", "handshake_complete",
+               "received", "ticket", "errors"}
+
+
+@pytest.fixture(scope="module")
+def server(pki):
+    with openssl_server(pki.rsa_cert, pki.rsa_key, dcert=pki.ecdsa_cert,
+                        dkey=pki.ecdsa_key) as peer:
+        yield peer
+
+
+def client(capsys, *argv):
+    status = main(["client"] + [str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_human_output(capsys, pki, server):
+    status, out, err = client(capsys, "127.0.0.1", server.port, "--send", SEND, "--cafile",
+                              pki.ca_cert, "--sni", "server.test", "--alpn", "http/1.1")
+    assert status == 0, err
+    assert err == ""
+    lines = out.splitlines()
+    assert lines[0] == "Connected to 127.0.0.1:%d from %s" % (
+        server.port, lines[0].rsplit(" ", 1)[1])
+    assert lines[1].strip() == "client_hello                   -->".strip()
+    assert lines[2].strip() == "<--  server_hello"
+    assert "Handshake complete: TLS 1.2, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" in out
+    assert "extended master secret: yes" in out and "SNI:                    server.test" in out
+    assert "Server certificate chain (verified against %s):" % pki.ca_cert in out
+    assert "subject: CN=server.test,O=scapy-tls-hs tests" in out
+    assert "issuer:  CN=Test Root CA,O=scapy-tls-hs tests" in out
+    assert "Received " in out and "HTTP/1.0 200 ok" in out
+    # What we sent reached the server with its CR LF (the page echoes nothing of it, but
+    # s_server answers a GET only when the request line ends properly).
+
+
+def test_json_and_resume(capsys, server):
+    status, out, err = client(capsys, "127.0.0.1", server.port, "--json", "--resume",
+                              "--send", SEND, "--tls", "1.1",
+                              "--cipher", "ECDHE-ECDSA-AES256-SHA")
+    assert status == 0, err
+    first, second = [json.loads(line) for line in out.splitlines()]
+    for obj in (first, second):
+        assert JSON_FIELDS <= set(obj)
+        assert obj["handshake_complete"] and obj["errors"] == []
+        assert obj["version"] == "TLS 1.1"
+        assert obj["cipher_suite"] == "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"
+        assert obj["received"].startswith("HTTP/1.0 200 ok")
+    assert not first["resumed"] and first["ticket"]
+    assert second["resumed"] and "Reused, " in second["received"]
+    assert "S:certificate" not in second["messages"]
+
+
+def test_resume_by_session_id(capsys, pki):
+    with openssl_server(pki.rsa_cert, pki.rsa_key, tickets=False) as peer:
+        status, out, err = client(capsys, "127.0.0.1", peer.port, "--json", "--resume",
+                                  "--send", SEND)
+    assert status == 0, err
+    first, second = [json.loads(line) for line in out.splitlines()]
+    assert not first["ticket"] and first["session_id"]
+    assert second["resumed"] and second["session_id"] == first["session_id"]
+    assert "Reused, " in second["received"]
+
+
+def test_client_certificate(capsys, pki):
+    with openssl_server(pki.rsa_cert, pki.rsa_key, verify=1, require_cert=True,
+                        cafile=pki.ca_cert) as peer:
+        status, out, err = client(capsys, "127.0.0.1", peer.port, "--json", "--send", SEND,
+                                  "--cert", pki.client_ecdsa_cert, "--key",
+                                  pki.client_ecdsa_key)
+    assert status == 0, err
+    obj = json.loads(out)
+    assert obj["client_auth"] and "C:certificate_verify" in obj["messages"]
+    assert "Client certificate" in obj["received"]
+
+
+def test_no_common_suite_fails_with_the_alert_named(pki):
+    """The real console entry point: exit status and one line on stderr, no traceback."""
+    with openssl_server(pki.rsa_cert, pki.rsa_key, cipher="AES128-SHA") as peer:
+        proc = subprocess.run([sys.executable, "-m", "scapy_tls_hs", "client", "127.0.0.1",
+                               str(peer.port), "--cipher", "ECDHE-RSA-AES128-GCM-SHA256",
+                               "--json"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    err = proc.stderr.strip().splitlines()
+    assert err == ["scapy-tls-hs client: received alert handshake_failure: from the server"]
+    obj = json.loads(proc.stdout)
+    assert not obj["handshake_complete"]
+    assert obj["messages"] == ["C:client_hello", "S:alert:handshake_failure"]
+
+
+@pytest.mark.parametrize("case,alert", [("wrong-ca", "unknown_ca"),
+                                        ("wrong-host", "bad_certificate")])
+def test_cafile_failures(capsys, pki, server, case, alert):
+    cafile = pki.other_ca_cert if case == "wrong-ca" else pki.ca_cert
+    sni = "wrong.test" if case == "wrong-host" else "server.test"
+    status, out, err = client(capsys, "127.0.0.1", server.port, "--cafile", cafile,
+                              "--sni", sni)
+    assert status == 1
+    assert err.startswith("scapy-tls-hs client: sent alert %s" % alert), err
+    assert len(err.strip().splitlines()) == 1
+    assert "Handshake failed (TLS 1.2, " in out
+    assert "  %-30s -->" % ("alert:" + alert) in out.splitlines()
+    assert "Server certificate chain (rejected):" in out and "CN=server.test" in out
+    assert out.splitlines()[-1] == "Error: " + err.strip().split(": ", 1)[1]
+
+
+def test_host_name_is_sni_and_verified_name(capsys, pki, server):
+    status, out, err = client(capsys, "localhost", server.port, "--cafile", pki.ca_cert)
+    assert status == 0, err
+    assert "SNI:                    localhost" in out
+
+
+def test_option_and_connection_errors(capsys, free_port, pki):
+    status, _, err = client(capsys, "127.0.0.1", free_port(), "--cipher", "NOPE-SUITE")
+    assert status == 1 and "unknown cipher suite" in err
+    status, _, err = client(capsys, "127.0.0.1", free_port(), "--cert", pki.client_rsa_cert)
+    assert status == 1 and "--cert and --key" in err
+    status, _, err = client(capsys, "127.0.0.1", free_port(), "--tls", "1.3")
+    assert status == 1 and "TLS 1.3" in err
+    port = free_port()
+    status, out, err = client(capsys, "127.0.0.1", port)
+    assert status == 1 and out == ""
+    status, out, err = client(capsys, "127.0.0.1", port, "--json")
+    assert status == 1
+    assert err.strip() == ("scapy-tls-hs client: cannot connect to 127.0.0.1:%d: "
+                           "Connection refused" % port)
+    assert json.loads(out)["errors"] == [err.strip().split(": ", 1)[1]]
+
+
+@pytest.mark.skipif(not (shutil.which("tcpdump") and shutil.which("tshark")),
+                    reason="tcpdump and tshark are needed")
+def test_keylog_lets_tshark_decrypt_the_session(capsys, tmp_path, server):
+    pcap, keylog = tmp_path / "client.pcap", tmp_path / "keys.log"
+    with Peer(["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-w", pcap,
+               "tcp port %d" % server.port]) as dump:
+        deadline = time.monotonic() + 10
+        while "listening on" not in dump.output() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        status, out, err = client(capsys, "127.0.0.1", server.port, "--send", SEND,
+                                  "--keylog", keylog, "--cipher",
+                                  "ECDHE-RSA-CHACHA20-POLY1305")
+        assert status == 0, err
+        time.sleep(0.3)             # let the last segments reach the capture file
+        dump.stop()
+    assert keylog.read_text().startswith("CLIENT_RANDOM ")
+    fields = subprocess.run(
+        ["tshark", "-r", pcap, "-o", "tls.keylog_file:%s" % keylog,
+         "-o", "http.desegment_body:FALSE",   # s_server's page has no Content-Length
+         "-d", "tcp.port==%d,tls" % server.port, "-d", "tls.port==%d,http" % server.port,
+         "-Y", "http", "-T", "fields", "-e", "http.request.method", "-e",
+         "http.response.code"], capture_output=True, text=True, timeout=60)
+    rows = [line.split("\t") for line in fields.stdout.splitlines()]
+    assert ["GET", ""] in rows and ["", "200"] in rows, (fields.stdout, fields.stderr)
+    # Without the key log nothing of it can be read.
+    blind = subprocess.run(["tshark", "-r", pcap, "-d", "tcp.port==%d,tls" % server.port,
+                            "-Y", "http"], capture_output=True, text=True, timeout=60)
+    assert blind.stdout.strip() == ""

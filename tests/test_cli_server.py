@@ -1,0 +1,150 @@
+"""``scapy-tls-hs server`` as a user runs it: a real process, real clients, JSON on stdout."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.peers import clients
+from tests.peers.process import Peer
+
+CLI = [sys.executable, "-m", "scapy_tls_hs", "server"]
+
+
+def _server(pki, port, *args):
+    argv = CLI + ["--cert", pki.rsa_chain, "--key", pki.rsa_key, "--port", str(port)]
+    return argv + [str(a) for a in args]
+
+
+def _json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def _wait_reports(peer, count, timeout=10.0):
+    """The server prints a connection's report once it is over: wait for ``count`` of them."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reports = _json_lines(peer.output())
+        if len(reports) >= count:
+            return reports
+        time.sleep(0.05)
+    raise AssertionError("only %d report(s): %s" % (len(_json_lines(peer.output())),
+                                                    peer.output()))
+
+
+def test_serves_max_connections_then_exits(pki, free_port, tmp_path):
+    port = free_port()
+    keylog = tmp_path / "keys.log"
+    out_file = tmp_path / "out.jsonl"
+    err_file = tmp_path / "err.log"
+    with open(out_file, "wb") as out, open(err_file, "wb") as err:
+        proc = subprocess.Popen(_server(pki, port, "--max-connections", 3, "--json",
+                                        "--keylog", keylog, "--alpn", "http/1.1"),
+                                stdout=out, stderr=err, start_new_session=True)
+        try:
+            from tests.peers.process import wait_port
+            wait_port(port, proc=proc)        # a probe: not counted as a connection
+            sess = str(tmp_path / "sess.pem")
+            a = clients.s_client(port, cafile=pki.ca_cert, sess_out=sess,
+                                 extra=["-alpn", "http/1.1"])
+            b = clients.s_client(port, cafile=pki.ca_cert, sess_in=sess)
+            c = clients.python_client(port, cafile=pki.ca_cert, version="1.0")
+            assert proc.wait(timeout=20) == 0
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert a.ok and b.ok and c.error is None, (a.output, b.output, c.error)
+    assert "Reused" in b.output
+    reports = _json_lines(out_file.read_text())
+    assert len(reports) == 3
+    for r in reports:
+        for field in ("version", "cipher_suite", "session_id", "resumed", "sni", "alpn",
+                      "client_auth", "messages", "extended_master_secret",
+                      "handshake_complete", "received", "ticket", "errors"):
+            assert field in r, field
+        assert r["handshake_complete"] and r["received"].startswith("GET / ")
+    by_version = {r["version"] for r in reports}
+    assert by_version == {"TLS 1.2", "TLS 1.0"}
+    assert sum(r["resumed"] for r in reports) == 1
+    assert any(r["alpn"] == "http/1.1" for r in reports)
+    assert len(keylog.read_text().splitlines()) == 3
+    err = err_file.read_text()
+    assert "listening on 127.0.0.1:%d" % port in err and "Traceback" not in err
+
+
+def test_echo_and_no_tickets(pki, free_port):
+    port = free_port()
+    with Peer(_server(pki, port, "--echo", "--no-tickets", "--json", "--tls", "1.1"),
+              port=port) as srv:
+        # Python's default client wants TLS 1.2 (and no SHA-1 suite usable in 1.1): refused.
+        res = clients.python_client(port, data=None)
+        assert res.error is not None
+        ctx = clients.python_context(version="1.1")
+        import socket
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(b"echo me")
+                assert s.recv(100) == b"echo me"
+                s.unwrap()
+        _wait_reports(srv, 2)
+        srv.proc.send_signal(signal.SIGINT)
+        status = srv.wait(10)
+        out = srv.output()
+    assert status == 130
+    assert "Traceback" not in out
+    reports = _json_lines(out)
+    echoed = [r for r in reports if r["received"] == "echo me"]
+    assert len(echoed) == 1 and echoed[0]["version"] == "TLS 1.1"
+    assert not any(r["ticket"] for r in reports)
+
+
+def test_sigterm_exits_cleanly(pki, free_port):
+    port = free_port()
+    with Peer(_server(pki, port), port=port) as srv:
+        srv.proc.send_signal(signal.SIGTERM)
+        assert srv.wait(10) == 0
+        assert "Traceback" not in srv.output()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--cert", "/nonexistent.pem", "--key", "/nonexistent.key"], "nonexistent"),
+    (["--tls", "1.3"], "TLS 1.3"),
+    (["--cipher", "NO-SUCH-CIPHER"], "NO-SUCH-CIPHER"),
+    (["--client-auth", "required", "--max-connections", "0"], "max-connections"),
+])
+def test_bad_arguments_one_line_error(pki, free_port, args, message):
+    argv = CLI + ["--cert", pki.rsa_cert, "--key", pki.rsa_key, "--port", str(free_port())]
+    p = subprocess.run(argv + args, capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    assert message in p.stderr and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_port_in_use(pki, free_port):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        p = subprocess.run(CLI + ["--cert", pki.rsa_cert, "--key", pki.rsa_key,
+                                  "--port", str(port)], capture_output=True, text=True,
+                           timeout=30)
+    assert p.returncode == 1
+    assert "cannot listen on 127.0.0.1:%d" % port in p.stderr and "Traceback" not in p.stderr
+
+
+def test_no_common_suite_reported(pki, free_port):
+    port = free_port()
+    with Peer(_server(pki, port, "--cipher", "ECDHE-RSA-AES128-GCM-SHA256", "--json",
+                      "--max-connections", 1), port=port) as srv:
+        out = clients.s_client(port, cipher="AES256-SHA")
+        assert not out.ok
+        assert clients.s_client_alert(out.output) == "handshake_failure"
+        assert srv.wait(10) == 0
+        reports = _json_lines(srv.output())
+    assert reports[0]["errors"][0].startswith("sent alert handshake_failure")
+    assert not reports[0]["handshake_complete"]
