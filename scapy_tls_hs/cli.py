@@ -195,8 +195,43 @@ def cmd_server(args):
     return 0
 
 
+def _host_port(text):
+    """``HOST:PORT``, ``[v6]:PORT`` -> (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise TLSError("--to wants HOST:PORT, not %r" % text)
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port)
+
+
 def cmd_replay(args):
-    raise TLSError("replay is not implemented yet")
+    """Reports on stdout (side by side, or JSON Lines); exit status 1 when a replay got no
+    TLS answer from the server (refused, reset, timed out: said on stderr)."""
+    import json
+    import shutil
+    from .replay import replay_capture
+    from .replay.render import render
+    host, port = _host_port(args.to)
+    if args.timeout is not None and args.timeout <= 0:
+        raise TLSError("--timeout must be positive")
+    results = replay_capture(args.capture, host, port, keylog=args.keylog, sni=args.sni,
+                             only=args.only, resume=args.resume, data=args.send,
+                             timeout=args.timeout, keylog_out=args.keylog_out)
+    if not results:
+        raise TLSError("no TLS connection to replay in %s" % args.capture)
+    if args.json:
+        sys.stdout.write("".join(json.dumps(r.to_dict()) + "\n" for r in results))
+    else:
+        width = min(shutil.get_terminal_size((80, 24)).columns, 120)
+        sys.stdout.write(render(results, width=width))
+    sys.stdout.flush()
+    unanswered = [r for r in results if r.result is not None and not r.reached]
+    if unanswered:
+        raise TLSError("no TLS answer from %s for #%s: %s" % (
+            results[0].to, ", #".join(str(r.number) for r in unanswered),
+            "; ".join(unanswered[0].result.errors) or "no reason given"))
+    return 0
 
 
 def build_parser():
@@ -248,11 +283,17 @@ def build_parser():
     p = sub.add_parser("replay", help="replay captured ClientHellos against a live server")
     p.add_argument("capture", metavar="CAPTURE")
     p.add_argument("--to", metavar="HOST:PORT", required=True)
-    p.add_argument("--keylog", metavar="FILE")
-    p.add_argument("--sni", metavar="NAME")
-    p.add_argument("--only", metavar="N", type=int, action="append", default=[])
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--send", metavar="TEXT", type=_unescape)
+    p.add_argument("--keylog", metavar="FILE",
+                   help="NSS key log of the capture (decrypts the captured side)")
+    p.add_argument("--keylog-out", metavar="FILE",
+                   help="append NSS key log lines for the replayed connections")
+    p.add_argument("--sni", metavar="NAME", help="offer this server_name instead")
+    p.add_argument("--only", metavar="N", type=int, action="append", default=[],
+                   help="replay connection N only (1 = first; repeatable)")
+    p.add_argument("--resume", action="store_true",
+                   help="replay resumptions with the session of the replayed connection")
+    p.add_argument("--send", metavar="TEXT", type=_unescape,
+                   help="application data to send after each handshake")
     p.add_argument("--timeout", metavar="SECONDS", type=float, default=10.0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_replay)

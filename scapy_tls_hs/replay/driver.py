@@ -1,0 +1,94 @@
+"""Run the replays: one client automaton per captured connection, sessions carried over
+for ``resume``."""
+from ..codec import extensions as X
+from ..errors import DecodeError, TLSError
+from .compare import ReplayResult
+from .hello import rebuild_client_hello
+from .view import read_captured
+
+__all__ = ["replay_capture"]
+
+
+def _resumed_connection(captured, earlier):
+    """The earlier captured connection whose session ``captured`` offers to resume."""
+    hello = captured.hello
+    ticket_ext = X.find_ext(hello.extensions or [], X.EXT_SESSION_TICKET)
+    ticket = ticket_ext.data if ticket_ext is not None else b""
+    for prev in reversed(earlier):
+        sid = bytes.fromhex(prev.report.session_id or "")
+        if ticket and prev.ticket == ticket:
+            return prev
+        if hello.session_id and sid == hello.session_id:
+            return prev
+    return None
+
+
+def replay_capture(path, host, port, keylog=None, sni=None, only=(), resume=False, data=None,
+                   timeout=10.0, keylog_out=None):
+    """Replay every connection of ``path`` (or the 1-based numbers in ``only``) against
+    ``host:port``; a list of ``ReplayResult`` in capture order. ``keylog`` decrypts the
+    capture (for the captured side's report); ``keylog_out`` gets NSS lines of the replays."""
+    from ..automata.client import TLSClientAutomaton, client_config
+    conns = read_captured(path, keylog=keylog)
+    wanted = set(only or ())
+    missing = sorted(n for n in wanted if not 1 <= n <= len(conns))
+    if missing:
+        raise TLSError("the capture has %d TLS connection(s): no #%s"
+                       % (len(conns), ", #".join(map(str, missing))))
+    to = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+    sessions = {}
+    results = []
+    for n, cap in enumerate(conns):
+        if wanted and cap.number not in wanted:
+            continue
+        if cap.hello is None:
+            results.append(ReplayResult(cap, to, notes=[cap.hello_error]))
+            continue
+        notes = []
+        session = _session_to_offer(cap, conns[:n], sessions, resume, notes)
+        hello, session, rebuild_notes = rebuild_client_hello(cap.hello, sni=sni, session=session)
+        notes += rebuild_notes
+        name_sent = sni if sni is not None else _hello_sni(cap.hello)
+        config = client_config(None, versions=_versions_offered(cap.hello), sni=name_sent,
+                               session=session, client_hello=hello)
+        result = TLSClientAutomaton(host, port, config=config, data=data, timeout=timeout,
+                                    keylog=keylog_out).run()
+        if result.handshake_complete and result.session is not None:
+            sessions[cap.number] = result.session
+        results.append(ReplayResult(cap, to, result, notes, hello=hello))
+    return results
+
+
+def _session_to_offer(cap, earlier, sessions, resume, notes):
+    offers = bool(cap.hello.session_id) or any(
+        e.type == X.EXT_SESSION_TICKET and e.data for e in cap.hello.extensions or ())
+    prev = _resumed_connection(cap, earlier) if offers else None
+    if prev is None:
+        return None
+    if not resume:
+        if cap.report.resumed:
+            notes.append("the capture resumed the session of #%d; without --resume a fresh "
+                         "session is offered" % prev.number)
+        return None
+    session = sessions.get(prev.number)
+    if session is None:
+        notes.append("the capture resumed #%d, whose replay left no session: a full "
+                     "handshake is offered" % prev.number)
+    return session
+
+
+def _hello_sni(hello):
+    ext = X.find_ext(hello.extensions or [], X.EXT_SERVER_NAME)
+    if ext is None:
+        return None
+    try:
+        return X.parse_server_name(ext.data)
+    except DecodeError:
+        return None
+
+
+def _versions_offered(hello):
+    """The versions the client may accept: what the captured hello allows, within what the
+    client connection runs (TLS 1.0-1.2; a TLS 1.3 answer is reported, not completed)."""
+    top = min(hello.version, 0x0303)
+    return tuple(v for v in (0x0301, 0x0302, 0x0303) if v <= top) or (0x0301,)

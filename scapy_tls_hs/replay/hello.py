@@ -1,0 +1,111 @@
+"""The captured ClientHello, offered again with fresh secrets.
+
+Same version, cipher suites (same order), compression methods and extensions with their
+values (unknown and GREASE ones too); a fresh random and a fresh session id of the same
+length. What cannot be sent again as captured, and what is sent instead (each said in the
+returned notes):
+- ``key_share`` (TLS 1.3): a fresh key for every group we can generate; other groups (GREASE,
+  post-quantum hybrids) keep the captured bytes, so a server that picks one cannot finish.
+- ``pre_shared_key`` and ``early_data``: their binders belong to the captured session and
+  TLS 1.3 resumption is not replayed: both are left out.
+- ``session_ticket`` and the session id of a resumption: a fresh offer (empty ticket, random
+  id), or, given a session, that session (RFC 5077 section 3.4: a ticket goes with a random
+  session id so that the server's acceptance shows).
+- ``padding`` (RFC 7685) is resized so the hello keeps its captured length.
+"""
+import dataclasses
+import os
+
+from ..codec import extensions as X
+from ..codec.messages import ClientHello
+from ..errors import DecodeError
+from ..registry import GREASE, NAMED_GROUPS, name
+
+__all__ = ["rebuild_client_hello"]
+
+_DROPPED = {X.EXT_PRE_SHARED_KEY: "pre_shared_key", X.EXT_EARLY_DATA: "early_data"}
+
+def rebuild_client_hello(hello, sni=None, session=None):
+    """``(ClientHello, session, notes)``: ``hello`` offered again with fresh secrets (see the
+    module docstring). ``session`` (a client ``Session``) makes it a resumption offer; the
+    returned session is the one to give the client connection (its session id may have been
+    replaced by the random one that accompanies a ticket), or None."""
+    from ..crypto.keyexchange import EphemeralKey
+    notes = []
+    captured_len = len(hello.encode())
+    session_id = os.urandom(len(hello.session_id))
+    ticket = b""
+    exts_in = list(hello.extensions) if hello.extensions is not None else None
+    has_ticket_ext = exts_in is not None and any(e.type == X.EXT_SESSION_TICKET
+                                                 for e in exts_in)
+    if session is not None:
+        session, session_id, ticket = _resumption_offer(session, has_ticket_ext, notes)
+    exts = None
+    if exts_in is not None:
+        exts = []
+        for ext in exts_in:
+            t = ext.type
+            if t in _DROPPED:
+                notes.append("%s left out (TLS 1.3 resumption is not replayed)" % _DROPPED[t])
+                continue
+            if t == X.EXT_SERVER_NAME and sni is not None:
+                ext = X.Extension(t, X.server_name(sni))
+            elif t == X.EXT_SESSION_TICKET:
+                ext = X.Extension(t, ticket)
+            elif t == X.EXT_KEY_SHARE:
+                ext = X.Extension(t, _fresh_key_shares(ext.data, EphemeralKey, notes))
+            exts.append(ext)
+        if sni is not None and not any(e.type == X.EXT_SERVER_NAME for e in exts):
+            exts.insert(0, X.Extension(X.EXT_SERVER_NAME, X.server_name(sni)))
+    elif sni is not None:
+        exts = [X.Extension(X.EXT_SERVER_NAME, X.server_name(sni))]
+    new = ClientHello(version=hello.version, random=os.urandom(32), session_id=session_id,
+                      cipher_suites=list(hello.cipher_suites),
+                      compression_methods=list(hello.compression_methods), extensions=exts)
+    _keep_length(new, captured_len)
+    return new, session, notes
+
+
+def _resumption_offer(session, has_ticket_ext, notes):
+    if session.ticket and has_ticket_ext:
+        session_id = session.session_id or os.urandom(32)
+        return dataclasses.replace(session, session_id=session_id), session_id, session.ticket
+    if session.session_id:
+        return session, session.session_id, b""
+    notes.append("the replayed session has only a ticket and the captured ClientHello no "
+                 "session_ticket extension: a full handshake is offered")
+    return None, b"", b""
+
+
+def _fresh_key_shares(data, key_class, notes):
+    try:
+        shares = X.parse_key_share_client(data)
+    except DecodeError:
+        notes.append("key_share does not parse: replayed as captured")
+        return data
+    out = []
+    for group, key in shares:
+        if key_class.supported(group):
+            key = key_class.generate(group).public_bytes()
+        elif group not in GREASE:
+            notes.append("key_share for %s replayed as captured (no fresh key for it)"
+                         % _group_name(group))
+        out.append((group, key))
+    return X.key_share_client(out)
+
+
+def _group_name(group):
+    return name(NAMED_GROUPS, group)
+
+
+def _keep_length(hello, captured_len):
+    """Resize ``padding`` so the body has its captured length (RFC 7685 pads to dodge
+    servers that choke on some hello sizes: the size is what the client chose)."""
+    exts = hello.extensions
+    if not exts:
+        return
+    for i, ext in enumerate(exts):
+        if ext.type == X.EXT_PADDING:
+            delta = captured_len - len(hello.encode())
+            exts[i] = X.Extension(X.EXT_PADDING, bytes(max(0, len(ext.data) + delta)))
+            return
