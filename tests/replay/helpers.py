@@ -21,7 +21,12 @@ def capture(name):
 def captured_identity(directory, name="tls12_rsa_aes128sha_openssl.pcap"):
     """(cert.pem, key.pem): the certificate the captured server sent, and its key."""
     leaf = read_captured(capture(name))[0].certificates[0]
-    pem = x509.load_der_x509_certificate(leaf).public_bytes(serialization.Encoding.PEM)
+    return write_leaf(directory, leaf), str(SERVER_KEY)
+
+
+def write_leaf(directory, der):
+    """A captured certificate (DER) as a PEM file in ``directory``; its path."""
+    pem = x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
     path = pathlib.Path(directory) / "captured_server.pem"
     path.write_bytes(pem)
-    return str(path), str(SERVER_KEY)
+    return str(path)

@@ -4,12 +4,14 @@ and unlike it: the differences found must be exactly what the configuration chan
 The "like" servers use the captured server's own certificate and key, so that everything,
 certificate included, can compare equal.
 """
+import socket
+
 import pytest
 
-from scapy_tls_hs.replay import COMPARED, replay_capture
-from tests.peers.process import Peer, free_port
+from scapy_tls_hs.replay import COMPARED, read_captured, replay_capture
+from tests.peers.process import Peer, free_port, wait_port
 from tests.peers.servers import HTTP_GET, openssl_server
-from tests.replay.helpers import capture, captured_identity
+from tests.replay.helpers import ROOT, capture, captured_identity
 
 RSA_SHA = "tls12_rsa_aes128sha_openssl.pcap"       # s_server -no_etm, tickets, AES128-SHA
 # Everything a server that refuses the hello changes: only resumed and ALPN stay equal.
@@ -176,3 +178,62 @@ def test_grease_and_unknown_extensions_reach_the_server(identity, tmp_path):
     assert res.to_dict()["offered"]["extensions"] == [
         "GREASE_0x5A5A", "server_name", "unknown_0x7777", "signature_algorithms",
         "GREASE_0xFAFA"]
+
+
+PCAPS = ROOT / "pcaps"
+
+
+def _pcaps_identity(directory, name):
+    from tests.replay.helpers import write_leaf
+    leaf = read_captured(str(PCAPS / (name + ".pcap")))[0].certificates[0]
+    return write_leaf(directory, leaf), str(PCAPS / (name + ".server.key"))
+
+
+@pytest.mark.parametrize("name, version, cipher", [
+    ("tls10_rsa_aes128sha_openssl", "1.0", "AES128-SHA"),
+    ("tls11_ecdhe_rsa_aes256sha_openssl", "1.1", "ECDHE-RSA-AES256-SHA")])
+def test_old_versions_replay(pki, tmp_path, name, version, cipher):
+    """pcaps/ made by make_captures.py: s_server -tls1 / -tls1_1 with one suite."""
+    if (PCAPS / (name + ".server.key")).exists():
+        cert, key = _pcaps_identity(tmp_path, name)
+        expected = []
+    else:
+        cert, key = pki.rsa_cert, pki.rsa_key       # that server's key is not kept
+        expected = ["certificate"]
+    with openssl_server(cert, key, version=version, cipher=cipher) as peer:
+        (res,) = replay_capture(str(PCAPS / (name + ".pcap")), "127.0.0.1", peer.port,
+                                data=HTTP_GET, timeout=5.0)
+    assert res.replayed["version"] == res.captured["version"] == "TLS %s" % version
+    assert res.replayed["handshake_complete"], res.replayed["errors"]
+    assert res.differences == expected, res.differences
+    # Another version on the server: TLS 1.0 only accepts the 1.1 offer at 1.0 (the client
+    # said "up to 1.1"); TLS 1.2 only refuses the 1.0 offer.
+    other = "1.2" if version == "1.0" else "1.0"
+    with openssl_server(cert, key, version=other, cipher=cipher) as peer:
+        (res,) = replay_capture(str(PCAPS / (name + ".pcap")), "127.0.0.1", peer.port,
+                                timeout=5.0)
+    if version == "1.0":
+        assert res.replayed["server_alerts"] == ["protocol_version"]
+        assert "version" in res.differences and "server_alerts" in res.differences
+    else:
+        assert res.replayed["handshake_complete"] and res.replayed["version"] == "TLS 1.0"
+        assert res.differences == ["version"] + expected
+
+
+def test_ipv6_capture_replayed_over_ipv6(pki):
+    """pcaps/tls12_ipv6_sll2_openssl.pcap (Linux cooked v2, ::1) replayed to s_server on
+    [::1] with the captured configuration."""
+    with socket.socket(socket.AF_INET6) as probe:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    argv = ["openssl", "s_server", "-accept", "[::1]:%d" % port, "-naccept", "100",
+            "-cert", pki.rsa_cert, "-key", pki.rsa_key, "-www", "-tls1_2",
+            "-cipher", "ECDHE-RSA-AES128-GCM-SHA256", "-no_ticket"]
+    with Peer(argv) as peer:
+        wait_port(port, host="::1", proc=peer.proc)
+        results = replay_capture(str(PCAPS / "tls12_ipv6_sll2_openssl.pcap"), "::1", port,
+                                 data=HTTP_GET, timeout=5.0)
+    (res,) = results
+    assert res.to == "[::1]:%d" % port and "::1" in res.server
+    assert res.replayed["handshake_complete"], res.replayed["errors"]
+    assert res.differences == ["certificate"]
