@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from scapy_tls_hs.crypto.keylog import Keylog
-from tests.peers.servers import HTTP_GET, openssl_server
+from tests.peers.servers import openssl_server
 from tests.replay.helpers import ROOT, capture, captured_identity
 
 RESUME = "resume_session_id_openssl.pcap"

@@ -1,7 +1,6 @@
 """The corpus's real ClientHellos (OpenSSL, GnuTLS, curl, Python ssl) replayed against our
 own server automaton: every TLS 1.2 offer is served, resumptions resume, and what differs
 from the captured server is what our server does differently (said per field)."""
-import pathlib
 
 import pytest
 
