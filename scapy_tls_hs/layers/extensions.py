@@ -53,6 +53,13 @@ def ExtensionsField(name, length_field):
                               max_count=MAX_ITEMS)
 
 
+def _text(item, field):
+    """A name or protocol of a vector item, for summaries (an item that did not dissect is
+    kept as raw bytes and has no such field)."""
+    value = getattr(item, field, None) if isinstance(item, TLSPacket) else None
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else "?"
+
+
 class _Item(TLSPacket):
     """An element of a vector inside an extension: leaves what follows to the list."""
 
@@ -144,7 +151,7 @@ class TLSExtServerName(_OptionalBody):
 
     def mysummary(self):
         return "server_name=%s" % ",".join(
-            n.servername.decode("ascii", "replace") for n in (self.servernames or []))
+            _text(n, "servername") for n in (self.servernames or []))
 
 
 @_ext
@@ -240,7 +247,7 @@ class TLSExtALPN(TLSExtension):
                                   else p for p in protos]
 
     def mysummary(self):
-        return "alpn=%s" % ",".join(p.protocol.decode("ascii", "replace")
+        return "alpn=%s" % ",".join(_text(p, "protocol")
                                     for p in self.protocols or [])
 
 
@@ -475,6 +482,7 @@ def default_client_extensions():
     return [TLSExtSupportedGroups(groups=[29, 23, 24]),
             TLSExtECPointFormats(formats=[0]),
             TLSExtSignatureAlgorithms(sig_algs=list(DEFAULT_SIG_ALGS)),
+            TLSExtEncryptThenMAC(),
             TLSExtExtendedMasterSecret(),
             TLSExtRenegotiationInfo(),
             TLSExtSessionTicket()]

@@ -103,12 +103,20 @@ class TLSPacket(Packet):
         if ctx is None:
             ctx = _ctx_of(kargs)
         object.__setattr__(self, "tls_ctx", ctx)
+        # Called by a user (``TLSClientHello(body)``), not while dissecting a layer above:
+        # then bytes that do not fit are marked here instead of raising (see _mark_malformed).
+        object.__setattr__(self, "_top_level", not (kargs.get("_internal") or
+                                                    kargs.get("_parent") is not None or
+                                                    kargs.get("_underlayer") is not None))
         if not _pkt and not kargs.get("_internal") and not getattr(_cloning, "on", False):
             self._craft_defaults(kargs)
         Packet.__init__(self, _pkt, *args, **kargs)
 
     def copy(self):
-        return _without_defaults(Packet.copy, self)
+        clone = _without_defaults(Packet.copy, self)
+        if self.tls_malformed:
+            _mark_malformed(clone, None)
+        return clone
 
     def clone_with(self, *args, **kargs):
         return _without_defaults(Packet.clone_with, self, *args, **kargs)
@@ -116,11 +124,19 @@ class TLSPacket(Packet):
     def _craft_defaults(self, kargs):
         """Fill ``kargs`` with values a hand-built packet should get (fresh random ...)."""
 
+    tls_malformed = False
+
     def dissect(self, s):
         object.__setattr__(self, "_dissecting", True)
         try:
             object.__setattr__(self, "_form", self.guess_form(s))
             Packet.dissect(self, s)
+        except Exception:
+            # Inside a dissection the layer above turns this into TLSMalformed; a packet
+            # made directly from bytes has no layer above to do it.
+            if conf.debug_dissector or not self._top_level:
+                raise
+            _mark_malformed(self, s)
         finally:
             object.__setattr__(self, "_dissecting", False)
 
@@ -171,6 +187,22 @@ class TLSPacket(Packet):
                 return len(pay) - len(layer.do_build())
             layer = layer.payload
         return len(pay)
+
+
+def _mark_malformed(pkt, data):
+    """Turn ``pkt`` (dissected from ``data``, which did not fit its fields) into an empty
+    layer of the same class followed by ``TLSMalformed(data)``: ``raw(pkt) == data``,
+    ``show()`` lists no made-up field values, and ``haslayer(TLSMalformed)`` says it.
+    ``data=None`` re-marks a copy, whose payload already holds the bytes."""
+    for attr, value in (("fields", {}), ("raw_packet_cache", b""),
+                        ("raw_packet_cache_fields", {}), ("fields_desc", []),
+                        ("tls_malformed", True)):
+        object.__setattr__(pkt, attr, value)
+    object.__setattr__(pkt, "mysummary",
+                       lambda: "%s (malformed)" % pkt.name.replace("TLS ", "", 1))
+    if data is not None:
+        pkt.remove_payload()
+        pkt.add_payload(TLSMalformed(data, _internal=1, _underlayer=pkt))
 
 
 _TLS_CLASSES = []

@@ -5,8 +5,8 @@ from scapy.fields import (ConditionalField, FieldLenField, FieldListField, MayEn
                           StrFixedLenField, StrLenField)
 
 from .. import registry
-from .extensions import (ExtensionsField, TLSExtALPN, TLSExtServerName, TLSExtSupportedVersions,
-                         default_client_extensions)
+from .extensions import (ExtensionsField, TLSExtALPN, TLSExtServerName,
+                         TLSExtSupportedVersions, _text, default_client_extensions)
 from .fields import (HANDSHAKE_CHOOSERS, HANDSHAKE_CLASSES, MAX_ITEMS, TLSByteEnumField,
                      TLSPacket, TLSShortEnumField, VersionField, key_exchange_of)
 
@@ -70,8 +70,9 @@ class TLSHelloRequest(TLSPacket):
 @handshake_message(1)
 class TLSClientHello(_Hello):
     """ClientHello.  ``TLSClientHello()`` gets a fresh random and a modern TLS 1.2 offer
-    (ECDHE/RSA AEAD and CBC suites, x25519/secp256r1/secp384r1, EMS, renegotiation_info,
-    session_ticket; no SNI).  ``sni="host"`` and ``alpn=["h2", ...]`` add those extensions."""
+    (ECDHE/RSA AEAD and CBC suites, x25519/secp256r1/secp384r1, encrypt_then_mac, EMS,
+    renegotiation_info, session_ticket; no SNI).  ``sni="host"`` and ``alpn=["h2", ...]``
+    add those extensions."""
 
     name = "TLS ClientHello"
     fields_desc = [
@@ -106,7 +107,7 @@ class TLSClientHello(_Hello):
 
     def mysummary(self):
         sni = self.get_extension(0)
-        names = ",".join(n.servername.decode("ascii", "replace")
+        names = ",".join(_text(n, "servername")
                          for n in (getattr(sni, "servernames", None) or []))
         return "ClientHello %s, %d suites%s" % (
             registry.name(registry.VERSIONS, self.version), len(self.ciphers or []),

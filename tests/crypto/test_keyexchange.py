@@ -168,13 +168,23 @@ def test_dhe_bad_group_is_illegal_parameter(p, g):
 
 # -- RSA captures: the server key alone gives the key log's master secret ------------------
 
-RSA_CAPTURES = sorted(p for p in CAPTURES.glob("*.pcap*")
-                      if p.with_suffix(".server.key").exists())
+def _rsa_captures():
+    seen = {}
+    for folder in (CAPTURES, CAPTURES.parent.parent.parent / "pcaps"):
+        for path in sorted(folder.glob("*.pcap*")):
+            if path.with_suffix(".server.key").exists():
+                seen.setdefault(path.name, path)
+    return [p for _, p in sorted(seen.items())]
+
+
+RSA_CAPTURES = _rsa_captures()
 
 
 def test_rsa_captures_exist():
+    # TLS 1.2 (SHA-256 PRF) and TLS 1.0 (MD5 xor SHA-1 PRF, MD5||SHA-1 session hash)
     assert {p.stem for p in RSA_CAPTURES} >= {"tls12_rsa_aes128sha_openssl",
-                                              "tls12_rsa_aes128gcm_python"}
+                                              "tls12_rsa_aes128gcm_python",
+                                              "tls10_rsa_aes128sha_openssl"}
 
 
 @pytest.mark.parametrize("path", RSA_CAPTURES, ids=lambda p: p.stem)
@@ -204,10 +214,30 @@ def test_rsa_capture_master_secret_from_server_key(path):
         checked += 1
         ems.add(hs.both_have(C.EXT_EMS))
     assert checked >= 1
-    # Both RSA captures negotiated EMS, so this checks the RFC 7627 session hash as well.
+    # Every RSA capture negotiated EMS, so this checks the RFC 7627 session hash as well.
     assert ems == {True}
 
 
 def test_ec_keys_are_not_rsa():
     with pytest.raises(Exception):
         rsa_encrypt_pre_master(ec.generate_private_key(ec.SECP256R1()).public_key(), 0x0303)
+
+
+def test_dhe_from_a_captured_server_key_exchange():
+    """The p, g and Ys OpenSSL sent in a real ServerKeyExchange: we make a key in that group
+    and agree with the server's public value; the client's Yc from the capture has the
+    length of p, as ours does."""
+    from scapy_tls_hs.codec.messages import ClientKeyExchange, ServerKeyExchange
+    path = CAPTURES / "tls12_dhe_rsa_aes256gcm_openssl.pcap"
+    (hs,) = C.handshakes(path)
+    ske = next(ServerKeyExchange.parse(body, "DHE", hs.version)
+               for t, body, _ in hs.server.plain if t == 12)
+    p, g = (int.from_bytes(ske.params[k], "big") for k in ("p", "g"))
+    assert p.bit_length() >= 2048
+    ours = DHEKey.generate(p, g)
+    shared = ours.exchange(ske.params["ys"])
+    assert shared and shared[0] != 0 and len(shared) <= len(ske.params["p"])
+    assert len(ours.public_bytes()) == len(ske.params["p"])
+    yc = ClientKeyExchange.parse(C.client_key_exchange(hs), "DHE").data
+    assert len(yc) == len(ske.params["p"])
+    assert 1 < int.from_bytes(yc, "big") < p - 1

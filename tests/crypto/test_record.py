@@ -230,14 +230,40 @@ def test_interoperates_with_tlslite(suite, version, etm):
 
 # -- real captures ------------------------------------------------------------------------
 
+PCAPS = CAPTURES.parent.parent.parent / "pcaps"
+
+
 def _tls12_captures():
-    for path in sorted(CAPTURES.glob("*.pcap*")):
-        keylog = path.with_suffix(".keylog")
-        if keylog.exists() and not path.name.startswith("tls13"):
-            yield pytest.param(path, id=path.stem)
+    """Every TLS <= 1.2 capture with a key log: the corpus, then the extra ones in pcaps/
+    (TLS 1.0 and 1.1 CBC with encrypt_then_mac among them)."""
+    seen = {}
+    for folder in (CAPTURES, PCAPS):
+        for path in sorted(folder.glob("*.pcap*")):
+            if path.with_suffix(".keylog").exists() and not path.name.startswith("tls13"):
+                seen.setdefault(path.name, path)
+    return [pytest.param(p, id=p.stem) for _, p in sorted(seen.items())]
 
 
 TLS12_CAPTURES = list(_tls12_captures())
+
+
+def test_captures_cover_versions_and_record_modes():
+    """The real records opened below include TLS 1.0 (chained IV), 1.1 and 1.2 CBC, EtM and
+    MAC-then-encrypt, AES-GCM and ChaCha20-Poly1305, SHA-256 and SHA-384 PRFs."""
+    kinds = set()
+    for param in TLS12_CAPTURES:
+        for hs in C.handshakes(param.values[0]):
+            suite = CipherSuite.by_id(hs.suite_id)
+            kinds.add(("version", hs.version))
+            kinds.add(("cipher", suite.cipher.split("_")[0] if not suite.aead
+                       else suite.cipher))
+            kinds.add(("prf", suite.prf_hash))
+            if not suite.aead:
+                kinds.add(("etm", hs.both_have(C.EXT_ENCRYPT_THEN_MAC)))
+    assert kinds >= {("version", 0x0301), ("version", 0x0302), ("version", 0x0303),
+                     ("cipher", "AES"), ("cipher", "AES_128_GCM"), ("cipher", "AES_256_GCM"),
+                     ("cipher", "CHACHA20_POLY1305"), ("etm", True), ("etm", False),
+                     ("prf", "sha256"), ("prf", "sha384")}
 
 
 def _open_all(hs, master, suite):
@@ -307,3 +333,56 @@ def test_ems_session_hash_changes_the_master_secret():
     t.update(b"\x10\x00\x00\x00")
     b = extended_master_secret(pre, t.digest(0x0303), 0x0303)
     assert len(a) == len(b) == 48 and a != b
+
+
+# -- constant-time comparisons --------------------------------------------------------------
+
+class _RecordingHmac:
+    """Stands in for the ``hmac`` module: records what ``compare_digest`` compared."""
+
+    def __init__(self):
+        import hmac
+        self.calls, self._real = [], hmac.compare_digest
+
+    def compare_digest(self, a, b):
+        self.calls.append((bytes(a), bytes(b)))
+        return self._real(a, b)
+
+
+@pytest.mark.parametrize("etm", [False, True], ids=["mte", "etm"])
+@pytest.mark.parametrize("version", [0x0301, 0x0303])
+def test_mac_and_padding_checks_are_constant_time(monkeypatch, etm, version):
+    """The MAC (and, for MAC-then-encrypt, the padding) of a CBC record is compared with
+    ``hmac.compare_digest``, on good and on tampered records alike (AEAD tags are checked
+    inside ``cryptography``)."""
+    import scapy_tls_hs.crypto.record as record_module
+    suite = CipherSuite.by_name("AES128-SHA")
+    writer, new_reader = _pair(suite, version, etm)
+    fragment = writer.seal(23, version, b"x" * 30)
+    recorder = _RecordingHmac()
+    monkeypatch.setattr(record_module, "_hmac", recorder)
+    assert new_reader().open(23, version, fragment) == b"x" * 30
+    macs = [c for c in recorder.calls if len(c[0]) == suite.mac_len]
+    assert len(macs) == 1 and macs[0][0] == macs[0][1]
+    if not etm:
+        assert len(recorder.calls) == 2          # the padding bytes too
+    recorder.calls.clear()
+    tampered = bytearray(fragment)
+    tampered[-1] ^= 0x40
+    with pytest.raises(AlertError, match="bad_record_mac"):
+        new_reader().open(23, version, bytes(tampered))
+    assert any(len(a) == suite.mac_len and a != b for a, b in recorder.calls)
+
+
+def test_rsa_pre_master_version_check_is_constant_time(monkeypatch):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    import scapy_tls_hs.crypto.keyexchange as kx
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    pre_master, encrypted = kx.rsa_encrypt_pre_master(key.public_key(), 0x0303)
+    recorder = _RecordingHmac()
+    monkeypatch.setattr(kx, "hmac", recorder)
+    assert kx.rsa_decrypt_pre_master(key, encrypted, 0x0303) == pre_master
+    assert recorder.calls == [(b"\x03\x03", b"\x03\x03")]
+    recorder.calls.clear()
+    assert len(kx.rsa_decrypt_pre_master(key, encrypted, 0x0301)) == 48
+    assert recorder.calls == [(b"\x03\x03", b"\x03\x01")]

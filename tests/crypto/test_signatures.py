@@ -146,3 +146,110 @@ def test_random_signatures_only_give_decrypt_error(keys, signature, version, sch
     with pytest.raises(AlertError) as info:
         verify(keys[name].public_key(), DATA, signature, version, scheme)
     assert info.value.description == "decrypt_error"
+
+
+# -- real signatures from the captures: ServerKeyExchange and CertificateVerify ------------
+
+def _capture_handshakes():
+    import pathlib
+    from tests.crypto import capture_keys as C
+    here = pathlib.Path(__file__).parent
+    seen = {}
+    for folder in (here.parent / "data" / "captures", here.parent.parent / "pcaps"):
+        for path in sorted(folder.glob("*.pcap*")):
+            seen.setdefault(path.name, path)
+    out = []
+    for name, path in sorted(seen.items()):
+        for i, hs in enumerate(C.handshakes(path)):
+            if hs.version < 0x0304:
+                out.append(pytest.param(hs, id="%s-%d" % (path.stem, i)))
+    return out
+
+
+CAPTURE_HANDSHAKES = _capture_handshakes()
+
+
+def _signed_messages():
+    """(kind, version, scheme, key kind) of every signature the captures hold."""
+    from scapy_tls_hs.codec import messages as M
+    from scapy_tls_hs.crypto.suites import CipherSuite
+    seen = set()
+    for param in CAPTURE_HANDSHAKES:
+        hs = param.values[0]
+        suite = CipherSuite.by_id(hs.suite_id)
+        for t, body, _ in hs.server.plain:
+            if t == 12:
+                ske = M.ServerKeyExchange.parse(body, suite.key_exchange, hs.version)
+                seen.add(("ske", ske.kind, hs.version, ske.scheme, suite.authentication))
+        for t, body, _ in hs.client.plain:
+            if t == 15:
+                seen.add(("cv", hs.version, M.CertificateVerify.parse(body, hs.version).scheme))
+    return seen
+
+
+def test_capture_signatures_cover_the_schemes():
+    seen = _signed_messages()
+    kinds = {(s[0], s[1]) for s in seen}
+    assert {("ske", "DHE"), ("ske", "ECDHE")} <= kinds and any(s[0] == "cv" for s in seen)
+    versions = {s[2] for s in seen if s[0] == "ske"}
+    assert {0x0302, 0x0303} <= versions          # TLS 1.1: MD5||SHA-1, no scheme
+    schemes = {s[3] for s in seen if s[0] == "ske"}
+    # TLS 1.1 RSA (no scheme), rsa_pkcs1_sha256, rsa_pss_rsae_sha256, ecdsa_secp256r1_sha256
+    assert {None, 0x0401, 0x0804, 0x0403} <= schemes
+
+
+@pytest.mark.parametrize("hs", CAPTURE_HANDSHAKES)
+def test_capture_signatures_verify(hs):
+    """Every ServerKeyExchange signature of the captures verifies against the server
+    certificate over client_random || server_random || params; every client
+    CertificateVerify over the handshake messages before it. A flipped bit fails."""
+    from scapy_tls_hs.codec import messages as M
+    from scapy_tls_hs.crypto.certs import parse_certificate
+    from scapy_tls_hs.crypto.suites import CipherSuite
+    suite = CipherSuite.by_id(hs.suite_id)
+    checked = 0
+    server_cert = client_cert = None
+    transcript = []
+    for sender, (t, body, raw) in _in_wire_order(hs):
+        if t == 11:
+            certs = M.Certificate.parse(body).certificates
+            cert = parse_certificate(certs[0]) if certs else None
+            if sender == "server":
+                server_cert = cert
+            else:
+                client_cert = cert
+        elif t == 12:
+            ske = M.ServerKeyExchange.parse(body, suite.key_exchange, hs.version)
+            data = ske_signed_data(hs.client_random, hs.server_random, ske.params_raw)
+            _verify_and_tamper(server_cert, data, ske.signature, hs.version, ske.scheme)
+            checked += 1
+        elif t == 15:
+            cv = M.CertificateVerify.parse(body, hs.version)
+            _verify_and_tamper(client_cert, b"".join(transcript), cv.signature, hs.version,
+                               cv.scheme)
+            checked += 1
+        transcript.append(raw)
+    if suite.key_exchange == "RSA" or len(hs.server.plain) == 1:
+        assert checked == 0              # nothing signed: RSA key exchange, or resumed
+    else:
+        assert checked >= 1
+
+
+def _in_wire_order(hs):
+    """The plaintext handshake of a full TLS <= 1.2 handshake in transcript order: the
+    ClientHello, the server's first flight, then the client's messages."""
+    client = hs.client.plain
+    yield "client", client[0]
+    for msg in hs.server.plain:
+        if msg[0] == 4:                  # NewSessionTicket comes after the client flight
+            break
+        yield "server", msg
+    for msg in client[1:]:
+        yield "client", msg
+
+
+def _verify_and_tamper(cert, data, signature, version, scheme):
+    assert cert is not None
+    verify(cert, data, signature, version, scheme)
+    with pytest.raises(AlertError, match="decrypt_error"):
+        verify(cert, data[:-1] + bytes([data[-1] ^ 1]), signature, version, scheme)

@@ -112,14 +112,30 @@ def test_hkdf_expand_label_prefix_optional():
     assert hkdf_expand_label(s, "key", b"", 16) == hkdf_expand_label(s, b"tls13 key", b"", 16)
 
 
-# -- the TLS 1.3 capture --------------------------------------------------------------------
+# -- the TLS 1.3 captures (corpus and pcaps/) -------------------------------------------------
+
+PCAPS = CAPTURES.parent.parent.parent / "pcaps"
+
+
+def _tls13_captures():
+    seen = {}
+    for folder in (CAPTURES, PCAPS):
+        for path in sorted(folder.glob("tls13*.pcap*")):
+            if path.with_suffix(".keylog").exists():
+                seen.setdefault(path.name, path)
+    return [pytest.param(p, id=p.stem) for _, p in sorted(seen.items())]
+
+
+TLS13_CAPTURES = _tls13_captures()
+
 
 def _run_side(suite, records, hs_secret, app_secret):
     """Open every record: handshake keys until this side's Finished, then application
-    keys. Returns (handshake messages [(type, body, raw)], app plaintext records)."""
+    keys, moved on by each KeyUpdate (RFC 8446 section 4.6.3). Returns (handshake messages
+    [(type, body, raw)], app plaintext records, number of key updates)."""
     prot = TLS13Protection(suite, hs_secret)
     buffered, msgs, app = b"", [], []
-    in_handshake = True
+    in_handshake, updates = True, 0
     for ct, version, fragment in records:
         inner_type, plaintext = prot.open(fragment)
         if inner_type == C.HANDSHAKE:
@@ -133,15 +149,43 @@ def _run_side(suite, records, hs_secret, app_secret):
                 if raw[0] == 20 and in_handshake:
                     in_handshake = False
                     prot = TLS13Protection(suite, app_secret)
+                elif raw[0] == 24:
+                    app_secret = next_traffic_secret(suite, app_secret)
+                    prot = TLS13Protection(suite, app_secret)
+                    updates += 1
         else:
             app.append((inner_type, plaintext))
-    return msgs, app
+    return msgs, app, updates
 
 
-@pytest.mark.parametrize("path", sorted(CAPTURES.glob("tls13*.pcap*")), ids=lambda p: p.stem)
+def _transcript_start(hs, suite):
+    """ClientHello .. ServerHello, with a HelloRetryRequest replaced as RFC 8446 section
+    4.4.1 says: message_hash(Hash(ClientHello1)), HelloRetryRequest, ClientHello2, ..."""
+    t = Transcript()
+    client, server = hs.client.plain, hs.server.plain
+    if len(client) == 2:
+        first = hashlib.new(suite.prf_hash, client[0][2]).digest()
+        t.update(b"\xfe\x00\x00" + bytes([len(first)]) + first)
+        t.update(server[0][2])
+        t.update(client[1][2])
+        t.update(server[1][2])
+    else:
+        t.update(client[0][2])
+        t.update(server[0][2])
+    return t
+
+
+def test_tls13_captures_cover_hrr_resumption_and_key_update():
+    assert {p.values[0].stem for p in TLS13_CAPTURES} >= {
+        "tls13_aes128gcm_openssl", "tls13_hrr_keyupdate_openssl", "tls13_resumption_openssl"}
+
+
+@pytest.mark.parametrize("path", TLS13_CAPTURES)
 def test_tls13_capture(path):
+    """Key log secrets open every protected record of both directions, and both Finished
+    verify_data match the transcript (full, HelloRetryRequest, PSK resumption)."""
     keylog = Keylog.load(path.with_suffix(".keylog"))
-    checked = 0
+    checked = updates = 0
     for hs in C.handshakes(path):
         cr = hs.client_random
         suite = CipherSuite.by_id(hs.suite_id)
@@ -149,18 +193,20 @@ def test_tls13_capture(path):
             "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
             "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0")}
         assert all(secrets.values())
-        server_msgs, server_app = _run_side(suite, hs.server.protected,
-                                            secrets["SERVER_HANDSHAKE_TRAFFIC_SECRET"],
-                                            secrets["SERVER_TRAFFIC_SECRET_0"])
-        client_msgs, client_app = _run_side(suite, hs.client.protected,
-                                            secrets["CLIENT_HANDSHAKE_TRAFFIC_SECRET"],
-                                            secrets["CLIENT_TRAFFIC_SECRET_0"])
-        assert [m[0] for m in server_msgs][:4] == [8, 11, 15, 20]
-        assert [m[0] for m in client_msgs] == [20]          # no client certificate
-        t = Transcript()
-        t.update(hs.client.plain[0][2])
-        t.update(hs.server.plain[0][2])
-        server_fin = next(i for i, m in enumerate(server_msgs) if m[0] == 20)
+        server_msgs, server_app, n_server = _run_side(
+            suite, hs.server.protected, secrets["SERVER_HANDSHAKE_TRAFFIC_SECRET"],
+            secrets["SERVER_TRAFFIC_SECRET_0"])
+        client_msgs, client_app, n_client = _run_side(
+            suite, hs.client.protected, secrets["CLIENT_HANDSHAKE_TRAFFIC_SECRET"],
+            secrets["CLIENT_TRAFFIC_SECRET_0"])
+        updates += n_server + n_client
+        types = [m[0] for m in server_msgs]
+        server_fin = types.index(20)
+        resumed = 11 not in types[:server_fin]
+        assert types[:server_fin + 1] == ([8, 20] if resumed else [8, 11, 15, 20])
+        assert 4 in types[server_fin + 1:]      # NewSessionTicket, under the app keys
+        assert [m[0] for m in client_msgs][0] == 20        # no client certificate
+        t = _transcript_start(hs, suite)
         for _, _, raw in server_msgs[:server_fin]:
             t.update(raw)
         assert server_msgs[server_fin][1] == verify_data13(
@@ -171,7 +217,8 @@ def test_tls13_capture(path):
         assert client_fin[1] == verify_data13(
             secrets["CLIENT_HANDSHAKE_TRAFFIC_SECRET"], t.digest(0x0304, suite.prf_hash),
             suite.prf_hash)
-        # NewSessionTickets after the client Finished, under the application keys
-        assert 4 in [m[0] for m in server_msgs[server_fin + 1:]]
+        assert client_app or server_app
         checked += 1
     assert checked >= 1
+    if "keyupdate" in path.stem:
+        assert updates >= 1

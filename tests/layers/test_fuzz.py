@@ -5,7 +5,8 @@ import functools
 from hypothesis import HealthCheck, given, settings, strategies as st
 from scapy.all import raw
 
-from scapy_tls_hs.layers import TLSHandshake, TLSRecord, dissect_stream, split_records
+from scapy_tls_hs.layers import (TLSHandshake, TLSRecord, dissect_stream, handshake_messages,
+                                 split_records)
 from tests.conftest import DATA
 from tests.layers.streams import tcp_streams
 
@@ -73,6 +74,9 @@ def test_mutated_real_records_never_raise(data):
     for rec in dissect_stream(data):
         rec.show(dump=True)
     assert b"".join(raw(r) for r in dissect_stream(data)) == data
+    for msg in handshake_messages(dissect_stream(data)):
+        msg.show(dump=True)
+        msg.summary()
 
 
 # --- build -> dissect round trips -----------------------------------------------------------
@@ -153,3 +157,40 @@ def test_key_exchange_messages_round_trip_with_context(version, kind, params, gr
         again = TLSHandshake(data, ctx=ctx)
         assert type(again.payload) is type(msg) and raw(again) == data
         assert same_set_fields(again.payload, msg)
+
+
+# -- every layer class made directly from bytes ------------------------------------------------
+
+def _layer_classes():
+    import scapy_tls_hs.layers as L
+    from scapy_tls_hs.layers.fields import TLSPacket
+    return [getattr(L, n) for n in L.__all__
+            if isinstance(getattr(L, n), type) and issubclass(getattr(L, n), TLSPacket)]
+
+
+LAYER_CLASSES = _layer_classes()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.binary(min_size=1, max_size=120), pick=st.integers(0, len(LAYER_CLASSES) - 1))
+def test_any_layer_from_random_bytes_never_raises(data, pick):
+    """``TLSClientHello(body)``, ``TLSExtServerName(data)`` ...: a user may dissect bytes
+    with any class directly; what does not fit is marked, never an exception."""
+    pkt = LAYER_CLASSES[pick](data)
+    _exercise(pkt, data)
+    _exercise(pkt.copy(), data)
+
+
+def test_bytes_that_do_not_fit_a_class_are_marked():
+    from scapy_tls_hs.layers import TLSCertificate, TLSClientHello, TLSMalformed
+    for cls, data in ((TLSClientHello, b"\x03\x03abc"), (TLSCertificate, b"\x00\x01")):
+        pkt = cls(data)
+        assert type(pkt) is cls and isinstance(pkt.payload, TLSMalformed)
+        assert pkt.payload.load == data and raw(pkt) == data and pkt.tls_malformed
+        assert "malformed" in pkt.summary() and "malformed" in pkt.show(dump=True)
+        copy = pkt.copy()
+        assert raw(copy) == data and copy.tls_malformed
+    # Inside a record the same bytes are the record's malformed content, as before.
+    rec = TLSRecord(b"\x16\x03\x03\x00\x09\x01\x00\x00\x05\x03\x03abc")
+    assert isinstance(rec[TLSHandshake].payload, TLSMalformed)
+    assert not TLSClientHello(raw(TLSClientHello())).tls_malformed

@@ -33,7 +33,7 @@ def test_client_hello_defaults_are_a_modern_offer():
     assert 0xC02F in ch.ciphers and 0xC02B in ch.ciphers and 0x002F in ch.ciphers
     types = [e.type for e in ch.ext]
     assert 0 not in types                                    # no SNI unless asked
-    for t in (10, 11, 13, 23, 0xFF01, 35):
+    for t in (10, 11, 13, 22, 23, 0xFF01, 35):
         assert t in types
     assert ch.get_extension("supported_groups").groups == [29, 23, 24]
     # A packet keeps its random across builds.

@@ -45,7 +45,9 @@ def _exchange(port, hello, timeout=5.0):
     (0xC02F, 0x0303, "ECDHE", "RSA"),      # ECDHE-RSA-AES128-GCM-SHA256
     (0xC02B, 0x0303, "ECDHE", "EC"),       # ECDHE-ECDSA-AES128-GCM-SHA256
     (0xC013, 0x0301, "ECDHE", "RSA"),      # TLS 1.0: signature without algorithm
+    (0xC00A, 0x0302, "ECDHE", "EC"),       # TLS 1.1 ECDHE-ECDSA-AES256-SHA
     (0x009E, 0x0303, "DHE", "RSA"),        # DHE-RSA-AES128-GCM-SHA256
+    (0x0033, 0x0301, "DHE", "RSA"),        # TLS 1.0 DHE-RSA-AES128-SHA
 ])
 def test_server_flight_dissects(server, suite, version, kx, cert_key):
     hello = TLSClientHello(version=version, ciphers=[suite],
@@ -75,7 +77,22 @@ def test_server_flight_dissects(server, suite, version, kx, cert_key):
             assert ske[0].named_curve == 29 and len(ske[0].point) == 32
         else:
             assert len(ske[0].dh_p) >= 128 and ske[0].dh_g
+        _check_signature(hello, sh, msgs[1][TLSCertificate], ske[0], version)
     assert "server_hello" in records[0].show(dump=True)
+
+
+def _check_signature(hello, sh, cert, ske, version):
+    """The server's signature verifies over client_random || server_random || params_raw():
+    the layer cut the signed bytes right, and our crypto agrees with OpenSSL on RSA PKCS#1
+    (MD5||SHA-1 in TLS 1.0/1.1), RSA-PSS and ECDSA."""
+    from scapy_tls_hs.crypto.signatures import ske_signed_data, verify
+    from scapy_tls_hs.errors import AlertError
+    public_key = cert.certs[0].x509().public_key()
+    signed = ske_signed_data(hello.random, sh.random, ske.params_raw())
+    verify(public_key, signed, ske.sig, version, ske.sig_alg)
+    with pytest.raises(AlertError, match="decrypt_error"):
+        verify(public_key, signed[:-1] + bytes([signed[-1] ^ 1]), ske.sig, version,
+               ske.sig_alg)
 
 
 def test_default_offer_is_accepted(server):
@@ -87,3 +104,21 @@ def test_default_offer_is_accepted(server):
     # The server echoes the extensions the default offer asks for.
     assert sh.get_extension("extended_master_secret") is not None
     assert sh.get_extension("renegotiation_info") is not None
+
+
+@pytest.mark.parametrize("suite,scheme", [
+    (0xC02F, 0x0401), (0xC02F, 0x0601), (0xC02F, 0x0804), (0xC02F, 0x0806),
+    (0xC02B, 0x0403), (0xC02B, 0x0203)])
+def test_server_signs_with_the_offered_scheme(server, suite, scheme):
+    """signature_algorithms crafted with one scheme: OpenSSL signs with it, and the
+    signature verifies with that scheme (RSA PKCS#1 v1.5, RSA-PSS, ECDSA)."""
+    from scapy_tls_hs.layers import (TLSExtECPointFormats, TLSExtSignatureAlgorithms,
+                                     TLSExtSupportedGroups)
+    hello = TLSClientHello(ciphers=[suite], ext=[
+        TLSExtSupportedGroups(groups=[23]), TLSExtECPointFormats(),
+        TLSExtSignatureAlgorithms(sig_algs=[scheme])])
+    msgs = handshake_messages(dissect_stream(_exchange(server.port, hello)))
+    sh = msgs[0][TLSServerHello]
+    ske = next(m[TLSServerKeyExchange] for m in msgs if TLSServerKeyExchange in m)
+    assert sh.cipher == suite and ske.sig_alg == scheme and ske.named_curve == 23
+    _check_signature(hello, sh, msgs[1][TLSCertificate], ske, 0x0303)

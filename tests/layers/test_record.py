@@ -99,7 +99,14 @@ def test_split_records_and_trailing_bytes():
     assert isinstance(out[-1], TLSMalformed) and out[-1].load == b"\x17\x03"
 
 
-@pytest.mark.parametrize("port", TLS_PORTS)
+CONTRACT_PORTS = (443, 465, 636, 853, 993, 995, 8443, 4433)
+
+
+def test_contract_ports_are_the_bound_ones():
+    assert set(TLS_PORTS) == set(CONTRACT_PORTS)
+
+
+@pytest.mark.parametrize("port", CONTRACT_PORTS)
 def test_bound_to_tls_ports(port):
     for kw in ({"sport": port, "dport": 50000}, {"sport": 50000, "dport": port}):
         pkt = IP(raw(IP() / TCP(**kw) / TLSRecord() / TLSApplicationData(data=b"x")))
@@ -224,3 +231,15 @@ def test_summary_names_every_layer():
     assert chain.summary() == ("TLS 1.2 / ServerHello TLS 1.2 "
                                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 / Certificate (0) / "
                                "TLS 1.2 / ServerHelloDone / TLS 1.2 alert / encrypted (26 bytes)")
+
+
+def test_several_records_in_one_tcp_segment():
+    records = (TLSRecord() / TLSHandshake() / TLSFinished(verify_data=b"f" * 12) /
+               TLSRecord() / TLSChangeCipherSpec() /
+               TLSRecord() / TLSApplicationData(data=b"data"))
+    pkt = IP(raw(IP() / TCP(sport=50000, dport=443) / records))
+    chain = pkt[TLSRecord]
+    assert [type(layer) for layer in (chain, chain.payload.payload)] == [TLSRecord, TLSFinished]
+    assert pkt[TLSRecord:2][TLSChangeCipherSpec] and pkt[TLSRecord:3][TLSApplicationData]
+    assert pkt[TLSApplicationData].data == b"data" and raw(chain) == raw(records)
+    assert clean(chain)
