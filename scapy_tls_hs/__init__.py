@@ -14,6 +14,8 @@ _API = {
     "ConnectionReport": ("capture.dissect", "ConnectionReport"),
     "TLSClientAutomaton": ("automata.client", "TLSClientAutomaton"),
     "TLSServerAutomaton": ("automata.server", "TLSServerAutomaton"),
+    "TLSListener": ("automata.listener", "TLSListener"),
+    "replay_capture": ("replay", "replay_capture"),
     "TLSError": ("errors", "TLSError"),
     "AlertError": ("errors", "AlertError"),
     "DecodeError": ("errors", "DecodeError"),
