@@ -248,8 +248,8 @@ def main():
         cert, key = make_identity(tmp)
         port = free_port()
         server = subprocess.Popen(
-            ["openssl", "s_server", "-accept", str(port), "-cert", cert, "-key", key,
-             "-tls1_2", "-cipher", SUITE, "-www", "-naccept", "100000000"],
+            ["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-cert", cert,
+             "-key", key, "-tls1_2", "-cipher", SUITE, "-www", "-naccept", "100000000"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_port(port)

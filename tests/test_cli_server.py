@@ -48,9 +48,11 @@ def test_serves_max_connections_then_exits(pki, free_port, tmp_path):
             from tests.peers.process import wait_port
             wait_port(port, proc=proc)        # a probe: not counted as a connection
             sess = str(tmp_path / "sess.pem")
+            client_keylog = str(tmp_path / "client_keys.log")
             a = clients.s_client(port, cafile=pki.ca_cert, sess_out=sess,
-                                 extra=["-alpn", "http/1.1"])
-            b = clients.s_client(port, cafile=pki.ca_cert, sess_in=sess)
+                                 extra=["-alpn", "http/1.1", "-keylogfile", client_keylog])
+            b = clients.s_client(port, cafile=pki.ca_cert, sess_in=sess,
+                                 extra=["-keylogfile", client_keylog])
             c = clients.python_client(port, cafile=pki.ca_cert, version="1.0")
             assert proc.wait(timeout=20) == 0
         finally:
@@ -71,9 +73,32 @@ def test_serves_max_connections_then_exits(pki, free_port, tmp_path):
     assert by_version == {"TLS 1.2", "TLS 1.0"}
     assert sum(r["resumed"] for r in reports) == 1
     assert any(r["alpn"] == "http/1.1" for r in reports)
-    assert len(keylog.read_text().splitlines()) == 3
+    lines = keylog.read_text().splitlines()
+    assert len(lines) == 3 and all(line.startswith("CLIENT_RANDOM ") for line in lines)
+    # The same secrets as OpenSSL's own key log of its two connections.
+    theirs = [line for line in open(client_keylog).read().splitlines()
+              if line.startswith("CLIENT_RANDOM ")]
+    assert len(theirs) == 2 and set(theirs) <= set(lines)
     err = err_file.read_text()
     assert "listening on 127.0.0.1:%d" % port in err and "Traceback" not in err
+
+
+def test_client_auth_required(pki, free_port):
+    port = free_port()
+    with Peer(_server(pki, port, "--client-auth", "required", "--cafile", pki.ca_cert,
+                      "--json"), port=port) as srv:
+        good = clients.s_client(port, cert=pki.client_rsa_cert, key=pki.client_rsa_key)
+        missing = clients.s_client(port)
+        wrong = clients.s_client(port, cert=pki.wrong_client_cert, key=pki.wrong_client_key)
+        reports = _wait_reports(srv, 3)
+        err = srv.output()
+    assert good.ok and "HTTP/1.1 200 OK" in good.output, good.output
+    assert clients.s_client_alert(missing.output) == "handshake_failure", missing.output
+    assert clients.s_client_alert(wrong.output) == "unknown_ca", wrong.output
+    assert [r["client_auth"] for r in reports] == [True, False, False]
+    assert reports[1]["errors"][0].startswith("sent alert handshake_failure")
+    assert reports[2]["errors"][0].startswith("sent alert unknown_ca")
+    assert "client-certificate" in err and "Traceback" not in err
 
 
 def test_echo_and_no_tickets(pki, free_port):

@@ -89,19 +89,24 @@ def _versions(version, versions):
 
 def client_config(server=None, *, version=None, versions=None, ciphers=None, sni=None,
                   alpn=None, cert=None, key=None, cafile=None, session=None, ems=True, etm=True,
-                  tickets=True, client_hello=None, groups=None, sig_schemes=None):
+                  tickets=True, client_hello=None, groups=None, sig_schemes=None,
+                  verify_hostname=None):
     """A ``ClientConfig`` from the automaton's options (the CLI's flags).
 
     ``sni`` defaults to ``server`` when that is a host name (never an IP address, RFC 6066
-    section 3); ``sni=False`` sends none. The name is also what ``cafile`` verification checks.
+    section 3); ``sni=False`` sends none. With ``cafile``, the server certificate must be
+    valid for ``verify_hostname``, by default the SNI name, or else the IP address
+    ``server`` (as curl and OpenSSL check it).
     """
     from ..connection.config import ClientConfig
     if sni is None and server and not _is_ip(server):
         sni = server
+    if verify_hostname is None and not sni and server and _is_ip(server):
+        verify_hostname = server
     kwargs = dict(versions=_versions(version, versions), ciphers=ciphers or None,
                   sni=sni or None, alpn=alpn or None, cert_chain=cert, private_key=key,
                   cafile=cafile, ems=ems, etm=etm, tickets=tickets, session=session,
-                  client_hello=client_hello)
+                  client_hello=client_hello, verify_hostname=verify_hostname)
     if groups is not None:
         kwargs["groups"] = tuple(groups)
     if sig_schemes is not None:
@@ -134,7 +139,9 @@ class TLSClientAutomaton(Automaton):
     exact set), ``ciphers``, ``sni``, ``alpn``, ``cert``, ``key``, ``cafile``, ``data``,
     ``session`` (a previous result's ``.session``: resume it), ``keylog`` (NSS key log file),
     ``timeout``; also ``ems``, ``etm``, ``tickets`` (offer the extensions), ``groups`` and
-    ``sig_schemes`` (code points, in order of preference), ``client_hello``
+    ``sig_schemes`` (code points, in order of preference), ``verify_hostname`` (the name
+    or IP address ``cafile`` verification checks; default the SNI name, else ``server``
+    when it is an IP address), ``client_hello``
     (a ``TLSClientHello`` packet, codec ``ClientHello`` or bytes, sent as is), ``config`` (a
     prebuilt ``ClientConfig`` replacing the protocol options), ``sock`` (an already connected
     TCP socket), ``idle_timeout`` (how long the server may stay quiet once it has answered),
@@ -156,7 +163,7 @@ class TLSClientAutomaton(Automaton):
                    session=None, keylog=None, timeout=10.0, client_hello=None, config=None,
                    ems=True, etm=True, tickets=True, groups=None, sig_schemes=None,
                    idle_timeout=IDLE_TIMEOUT, tamper=None, tcp_socket=None, tls_session=None,
-                   sock=None, **kargs):
+                   sock=None, verify_hostname=None, **kargs):
         super().parse_args(**kargs)
         session = tls_session if tls_session is not None else session
         if config is None:
@@ -164,7 +171,7 @@ class TLSClientAutomaton(Automaton):
                                    ciphers=ciphers, sni=sni, alpn=alpn, cert=cert, key=key,
                                    cafile=cafile, session=session, ems=ems, etm=etm,
                                    tickets=tickets, client_hello=client_hello, groups=groups,
-                                   sig_schemes=sig_schemes)
+                                   sig_schemes=sig_schemes, verify_hostname=verify_hostname)
         elif session is not None:
             # A shallow copy keeps the loaded certificates and resolved suites.
             config = copy.copy(config)

@@ -28,7 +28,8 @@ from .server import TLSServerAutomaton, server_config
 __all__ = ["TLSListener", "serve"]
 
 _CONFIG_OPTIONS = ("cert", "key", "version", "versions", "ciphers", "client_auth", "cafile",
-                   "alpn", "tickets", "session_cache", "ticket_keys", "identities")
+                   "alpn", "tickets", "session_cache", "ticket_keys", "identities", "ems",
+                   "etm")
 
 
 class TLSListener:

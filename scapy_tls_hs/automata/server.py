@@ -236,9 +236,11 @@ class TLSServerAutomaton(Automaton):
     connection on ``host:port`` (or serves ``sock`` when given, as the listener does) and
     returns its report (the ``client --json`` fields, ``received`` being what the client
     sent). Options mirror ``scapy-tls-hs server``: ``cert, key, host, port, version (highest
-    served) or versions, ciphers, client_auth, cafile, keylog, echo, tickets, alpn, timeout``;
+    served) or versions, ciphers, client_auth, cafile, keylog, echo, tickets, alpn, timeout``
+    (and ``ems``, ``etm``: do the extensions when the client offers them);
     ``config`` (a prebuilt ``ServerConfig``) replaces the protocol options, ``response``
-    (bytes) replaces the HTTP answer.
+    (bytes) replaces the HTTP answer, ``tamper`` (``f(msg_type, body) -> body or None``) may
+    change each handshake message we send (to test clients).
     """
 
     def __init__(self, sock=None, *, inline=False, **options):
@@ -277,19 +279,21 @@ class TLSServerAutomaton(Automaton):
                    versions=None, ciphers=None, client_auth="none", cafile=None, keylog=None,
                    echo=False, tickets=True, alpn=None, timeout=10.0, response=None,
                    config=None, session_cache=None, ticket_keys=None, identities=(),
-                   sock=None, listen_socket=None, **kargs):
+                   sock=None, listen_socket=None, tamper=None, ems=True, etm=True, **kargs):
         super().parse_args(**kargs)
         if config is None:
             config = server_config(cert, key, version=version, versions=versions,
                                    ciphers=ciphers, client_auth=client_auth, cafile=cafile,
                                    alpn=alpn, tickets=tickets, session_cache=session_cache,
-                                   ticket_keys=ticket_keys, identities=identities)
+                                   ticket_keys=ticket_keys, identities=identities, ems=ems,
+                                   etm=etm)
         self.config = config
         self.host, self.port = host, port
         self.listen_socket = listen_socket
         self.keylog = keylog
         self.echo = echo
         self.response = response
+        self.tamper = tamper
         self.read_timeout = float(timeout) if timeout else 10.0
         for timer in self.timeout[self.WAIT.atmt_state]:
             timer.set(self.read_timeout)
@@ -443,6 +447,7 @@ class TLSServerAutomaton(Automaton):
             self._accept_one()
         from ..connection.server import ServerConnection
         self.conn = ServerConnection(self.config)
+        self.conn.tamper = self.tamper
         self.conn.start()
 
     def _accept_one(self):

@@ -26,6 +26,8 @@ __all__ = ["ClientConnection"]
 
 _SCSV_RENEGOTIATION = 0x00FF
 _KEY_TYPES = {"RSA": rsa.RSAPublicKey, "ECDSA": ec.EllipticCurvePublicKey}
+# ClientCertificateType (RFC 5246 section 7.4.4, RFC 8422 section 5.5): rsa_sign, ecdsa_sign.
+_CERT_TYPES = {"RSA": 1, "ECDSA": 64}
 
 
 def _vec8(b):
@@ -277,6 +279,9 @@ class ClientConnection(BaseConnection):
         identity = scheme = None
         if self._cert_request is not None:
             identity = self.config.identity
+            if identity is not None and \
+                    _CERT_TYPES[identity.kind] not in self._cert_request.cert_types:
+                identity = None         # a kind of key the server does not accept: no cert
             if identity is not None and version >= 0x0303:
                 try:
                     scheme = signatures.choose_scheme(identity.private_key,

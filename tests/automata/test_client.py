@@ -119,8 +119,26 @@ def test_messages_as_scapy_packets(server):
     assert any(isinstance(p, TLSChangeCipherSpec) for p in packets)
     assert isinstance(packets[-1], TLSAlert)
     names = [p.payload.__class__.__name__ for p in packets if isinstance(p, TLSHandshake)]
-    assert names[:5] == ["TLSClientHello", "TLSServerHello", "TLSCertificate",
-                         "TLSServerKeyExchange", "TLSServerHelloDone"]
+    assert names == ["TLSClientHello", "TLSServerHello", "TLSCertificate",
+                     "TLSServerKeyExchange", "TLSServerHelloDone", "TLSClientKeyExchange",
+                     "TLSFinished", "TLSNewSessionTicket", "TLSFinished"]
+    # Every message, in the order of the ladder, each packet rebuilding its wire bytes.
+    from scapy_tls_hs.layers import TLSApplicationData
+    kinds = {TLSHandshake: None, TLSChangeCipherSpec: "change_cipher_spec",
+             TLSAlert: "alert", TLSApplicationData: "application_data"}
+    wire = [ev for ev in result.events if hasattr(type(ev), "packet")]
+    assert len(wire) == len(result.messages) == len(packets)
+    for ev, pkt, entry in zip(wire, packets, result.messages):
+        assert type(pkt) in kinds
+        assert entry.split(":")[1] == (ev.name if type(pkt) is TLSHandshake
+                                       else kinds[type(pkt)])
+        if type(pkt) is TLSHandshake:
+            assert bytes(pkt) == ev.raw
+    # The application data packets hold the plaintext: ours, then the server's page.
+    data = [(ev.direction, pkt.data) for ev, pkt in zip(wire, packets)
+            if isinstance(pkt, TLSApplicationData)]
+    assert data[0] == ("client", HTTP_GET)
+    assert b"".join(d for side, d in data if side == "server") == result.received_bytes
 
 
 def test_user_supplied_client_hello_is_sent_as_is(server, tmp_path):
@@ -158,6 +176,97 @@ def test_tamper_hook_changes_what_is_sent(server):
     sent_finished = [ev for ev in result.events
                      if getattr(ev, "name", "") == "finished" and ev.direction == "client"]
     assert sent_finished[0].body == bytes(12)
+
+
+def _spoil(msg_type):
+    """A server ``tamper`` hook flipping the last byte of one handshake message."""
+    def tamper(t, body):
+        return body[:-1] + bytes((body[-1] ^ 1,)) if t == msg_type else None
+    return tamper
+
+
+@pytest.mark.parametrize("what,msg_type,suite,version", [
+    ("ske-rsa", 12, "ECDHE-RSA-AES128-GCM-SHA256", "1.2"),
+    ("ske-ecdsa", 12, "ECDHE-ECDSA-CHACHA20-POLY1305", "1.2"),
+    ("ske-dhe", 12, "DHE-RSA-AES128-SHA", "1.0"),
+    ("finished", 20, "ECDHE-RSA-AES256-SHA384", "1.2"),
+    ("finished-resumed", 20, "AES128-SHA", "1.1"),
+])
+def test_bad_server_signature_or_finished_is_refused(pki, what, msg_type, suite, version):
+    """The server's ServerKeyExchange signature and its Finished are checked: a spoiled one
+    gets a fatal decrypt_error alert (RFC 5246 sections 7.4.3, 7.4.9), which the server
+    receives."""
+    from scapy_tls_hs.automata.listener import TLSListener
+    with TLSListener("127.0.0.1", 0, cert=pki.rsa_cert, key=pki.rsa_key,
+                     identities=[(pki.ecdsa_cert, pki.ecdsa_key)], timeout=5) as good, \
+            TLSListener("127.0.0.1", 0, config=good.config, tamper=_spoil(msg_type),
+                        timeout=5) as bad:
+        session = None
+        if what == "finished-resumed":
+            first = run(good.port, ciphers=[suite], version=version)
+            assert first.ok, first.errors
+            session = first.session
+        result = run(bad.port, ciphers=[suite], version=version, session=session,
+                     data=HTTP_GET)
+        assert bad.wait_for_results(1)
+        report = bad.results[0]
+    assert result.resumed == (session is not None)
+    assert not result.handshake_complete and result.received == ""
+    assert result.errors[0].startswith("sent alert decrypt_error"), result.errors
+    assert result.messages[-1] == "C:alert:decrypt_error"
+    assert "C:application_data" not in result.messages
+    assert report["errors"] == ["received alert decrypt_error: from the client"]
+
+
+@pytest.mark.parametrize("mode", ["optional", "required"])
+def test_certificate_of_a_type_not_asked_for_is_not_sent(pki, mode):
+    """A CertificateRequest for rsa_sign only (RFC 5246 section 7.4.4) and an ECDSA client
+    key: the client answers with an empty Certificate, no CertificateVerify."""
+    from scapy_tls_hs.automata.listener import TLSListener
+
+    def rsa_only(msg_type, body):
+        return b"\x01\x01" + body[body[0] + 1:] if msg_type == 13 else None
+
+    with TLSListener("127.0.0.1", 0, cert=pki.rsa_cert, key=pki.rsa_key, client_auth=mode,
+                     cafile=pki.ca_cert, tamper=rsa_only, timeout=5) as server:
+        result = run(server.port, cert=pki.client_ecdsa_cert, key=pki.client_ecdsa_key,
+                     data=HTTP_GET)
+        rsa = run(server.port, cert=pki.client_rsa_cert, key=pki.client_rsa_key,
+                  data=HTTP_GET)
+    cert_msg = next(ev for ev in result.events
+                    if getattr(ev, "name", "") == "certificate" and ev.direction == "client")
+    assert cert_msg.body == b"\x00\x00\x00" and not result.client_auth
+    assert "C:certificate_verify" not in result.messages
+    if mode == "optional":
+        assert result.ok and result.received.startswith("HTTP/1.1 200 OK"), result.errors
+    else:
+        assert result.errors == ["received alert handshake_failure: from the server"]
+    assert rsa.ok and rsa.client_auth, rsa.errors
+
+
+@pytest.mark.parametrize("size", [1, 7])
+def test_byte_stream_cut_into_tiny_segments(pki, server, size):
+    """Every record split over many TCP segments (both ways): s_server and our own server
+    through a proxy that forwards ``size`` bytes per send."""
+    from scapy_tls_hs.automata.listener import TLSListener
+    from tests.peers.proxy import splitting_proxy
+    with splitting_proxy(server.port, size=size) as port:
+        theirs = run(port, data=HTTP_GET, ciphers=["DHE-RSA-AES128-SHA256"])
+    assert theirs.ok, theirs.errors
+    assert "Cipher is DHE-RSA-AES128-SHA256" in theirs.received
+    with TLSListener("127.0.0.1", 0, cert=pki.rsa_cert, key=pki.rsa_key, timeout=5) as own, \
+            splitting_proxy(own.port, size=size) as port:
+        first = run(port, data=HTTP_GET, ciphers=["ECDHE-RSA-AES256-SHA384"])
+        assert own.wait_for_results(1)
+    with TLSListener("127.0.0.1", 0, config=own.config, timeout=5) as again, \
+            splitting_proxy(again.port, size=size) as port:
+        resumed = run(port, data=HTTP_GET, session=first.session)
+        assert again.wait_for_results(1)
+    for result, report in ((first, own.results[0]), (resumed, again.results[0])):
+        assert result.ok and result.received.startswith("HTTP/1.1 200 OK"), result.errors
+        assert report["handshake_complete"] and not report["errors"], report
+        assert report["received"] == HTTP_GET.decode()
+    assert resumed.resumed and again.results[0]["resumed"]
 
 
 def test_keylog_line_per_connection(server, tmp_path):

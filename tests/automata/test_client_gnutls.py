@@ -12,6 +12,7 @@ import shutil
 import pytest
 
 from scapy_tls_hs.crypto.suites import CipherSuite
+from tests.peers import matrix
 from tests.peers.servers import gnutls_connections, gnutls_serv_argv, run_clients_with_gnutls
 
 pytestmark = pytest.mark.skipif(shutil.which("gnutls-serv") is None or
@@ -46,11 +47,19 @@ JOBS = {
 }
 # Every runnable suite once more, at TLS 1.2, against this other implementation.
 JOBS.update({"suite:" + suite.name: {"ciphers": [suite.name]} for suite in CipherSuite.all()})
-JOBS.update({
-    "tls10-3des": {"version": "1.0", "ciphers": ["DES-CBC3-SHA"]},
-    "tls11-dhe-3des-no-etm": {"version": "1.1", "ciphers": ["DHE-RSA-DES-CBC3-SHA"],
-                              "etm": False},
-})
+# The 3DES suites (which this OpenSSL may lack) at TLS 1.0 and 1.1 too, with and without EtM.
+JOBS.update({"tls1%d:%s" % (minor, suite.name): {"version": "1.%d" % minor,
+                                                 "ciphers": [suite.name],
+                                                 "etm": minor == 0}
+             for suite in CipherSuite.all() if suite.cipher == "3DES_EDE_CBC"
+             for minor in (0, 1)})
+
+
+# And each key exchange x cipher family x version, CBC with and without EtM.
+JOBS.update({"m:" + matrix.case_id(case): {"version": case[0], "ciphers": [case[1].name],
+                                           "etm": case[2]}
+             for case in matrix.cases()})
+
 HANDSHAKE_JOBS = sorted(name for name, job in JOBS.items()
                         if len(job.get("ciphers", ())) == 1 and "ems" not in job)
 
@@ -73,7 +82,8 @@ def _run(jobs, **server):
         spec.setdefault("data", GET)
         spec.setdefault("timeout", 5)
         specs.append(spec)
-    argv = gnutls_serv_argv(4433, server.pop("identities"), priority=PRIORITY, **server)
+    argv = gnutls_serv_argv(4433, server.pop("identities"),
+                            priority=server.pop("priority", PRIORITY), **server)
     results, log = run_clients_with_gnutls(argv, specs)
     blocks = gnutls_connections(log)
     assert len(blocks) == len(results), log
@@ -131,6 +141,27 @@ def test_ems_off(runs):
     assert "extended master secret" not in options(block)
 
 
+@pytest.fixture(scope="module")
+def no_ems_runs(pki):
+    """A gnutls-serv that does not do EMS (%NO_SESSION_HASH)."""
+    return _run({"ecdhe-gcm": {"ciphers": ["ECDHE-RSA-AES128-GCM-SHA256"]},
+                 "tls10-rsa-cbc": {"version": "1.0", "ciphers": ["AES128-SHA"]},
+                 "resume": {"resume": True}},
+                identities=[(pki.rsa_cert, pki.rsa_key)],
+                priority=PRIORITY + ":%NO_SESSION_HASH")
+
+
+@pytest.mark.parametrize("name", ["ecdhe-gcm", "tls10-rsa-cbc", "resume"])
+def test_ems_off_on_the_server(no_ems_runs, name):
+    for result, block in no_ems_runs[name]:
+        check_exchange(result, block)
+        assert not result["extended_master_secret"]
+        assert "extended master secret" not in options(block)
+    if name == "resume":
+        assert "This is a resumed session" in no_ems_runs[name][1][1]
+        assert no_ems_runs[name][1][0]["resumed"]
+
+
 @pytest.mark.parametrize("name", ["resume-ticket", "resume-id"])
 def test_resumption(runs, name):
     (first, block1), (second, block2) = runs[name]
@@ -184,4 +215,23 @@ def test_client_auth_optional_without_certificate(auth_runs):
 def test_client_auth_required_without_certificate(auth_runs):
     (result, block), = auth_runs["required"]["none"]
     assert not result["handshake_complete"]
-    assert result["errors"] and result["errors"][0].startswith("received alert"), result
+    # GnuTLS answers a missing certificate with decode_error (gnutls-cli gets the same).
+    assert result["errors"] == ["received alert decode_error: from the server"], result
+    assert "No certificate was found" in block, block
+    assert "C:certificate" in result["messages"]
+    assert "C:certificate_verify" not in result["messages"]
+
+
+def test_openssl_and_gnutls_cover_every_suite_at_every_version():
+    """Each (suite, version) the client can run is exercised against s_server or here."""
+    from tests.automata import test_client_openssl as ossl
+    covered = {(name, "1.2") for name in ossl.TLS12_SUITES}
+    covered |= {(CipherSuite.by_name(name).name, v) for name in ossl.OLD_SUITES
+                for v in ("1.0", "1.1")}
+    covered |= {(CipherSuite.by_name(job["ciphers"][0]).name, job.get("version", "1.2"))
+                for name, job in JOBS.items() if name in HANDSHAKE_JOBS}
+    wanted = {(s.name, v) for s in CipherSuite.all()
+              for v, code in (("1.0", 0x0301), ("1.1", 0x0302), ("1.2", 0x0303))
+              if s.usable_in(code)}
+    assert wanted - covered == set()
+

@@ -11,8 +11,9 @@ import subprocess
 import pytest
 
 from scapy_tls_hs.automata.client import TLSClientAutomaton
-from scapy_tls_hs.codec.messages import ServerKeyExchange
+from scapy_tls_hs.codec.messages import ClientHello, ServerHello, ServerKeyExchange, find_ext
 from scapy_tls_hs.crypto.suites import CipherSuite
+from tests.peers import matrix
 from tests.peers.servers import HTTP_GET, openssl_server
 
 OPENSSL_PROTOCOL = {"TLS 1.0": "TLSv1", "TLS 1.1": "TLSv1.1", "TLS 1.2": "TLSv1.2"}
@@ -33,6 +34,12 @@ def page_field(result, name):
     return m.group(1) if m else None
 
 
+def server_extensions(result):
+    """The extension types of the ServerHello, in order."""
+    sh = next(ev for ev in result.events if getattr(ev, "name", "") == "server_hello")
+    return [e.type for e in ServerHello.parse(sh.body).extensions or ()]
+
+
 def check_exchange(result, warnings=()):
     """Handshake done, our request out, the server's page in, both close_notify seen."""
     assert result.errors == ["received warning alert %s" % w for w in warnings], result.errors
@@ -42,6 +49,8 @@ def check_exchange(result, warnings=()):
     assert msgs[0] == "C:client_hello" and "S:finished" in msgs
     assert "C:application_data" in msgs and "S:application_data" in msgs
     assert "S:alert:close_notify" in msgs and "C:alert:close_notify" in msgs
+    # RFC 5746: we signal secure renegotiation (empty renegotiation_info), the server answers.
+    assert 0xFF01 in server_extensions(result)
     # The server's view of the session is the client's.
     assert page_field(result, "Protocol") == OPENSSL_PROTOCOL[result.version]
     assert page_field(result, "Cipher") == CipherSuite.by_name(result.cipher_suite).openssl_name
@@ -56,10 +65,15 @@ def server(pki):
         yield peer
 
 
-@pytest.mark.parametrize("suite", [s.name for s in CipherSuite.all()])
+# What this OpenSSL lacks (3DES) runs against gnutls-serv: test_client_gnutls.py checks that
+# the two modules together cover every suite at every version it can be used with.
+TLS12_SUITES = [s.name for s in CipherSuite.all() if s.openssl_name in OPENSSL_SUITES]
+OLD_SUITES = [s.openssl_name for s in CipherSuite.all()
+              if s.usable_in(0x0301) and s.openssl_name in OPENSSL_SUITES]
+
+
+@pytest.mark.parametrize("suite", TLS12_SUITES)
 def test_every_suite_tls12(server, suite):
-    if CipherSuite.by_name(suite).openssl_name not in OPENSSL_SUITES:
-        pytest.skip("this OpenSSL build has no %s (see the gnutls tests)" % suite)
     result = run(server.port, ciphers=[suite])
     check_exchange(result)
     assert result.cipher_suite == suite
@@ -67,17 +81,23 @@ def test_every_suite_tls12(server, suite):
     assert result.extended_master_secret and page_field(result, "Extended master secret") == "yes"
     assert result.received.count("New, ") == 1
     # EtM (RFC 7366) is offered by default and OpenSSL takes it for CBC suites only.
-    assert result.encrypt_then_mac == (not CipherSuite.by_name(suite).aead)
+    s = CipherSuite.by_name(suite)
+    assert result.encrypt_then_mac == (not s.aead)
+    # ec_point_formats (RFC 8422 section 5.2) comes back for the ECC suites only.
+    assert (11 in server_extensions(result)) == (s.key_exchange == "ECDHE"
+                                                 or s.authentication == "ECDSA")
 
 
 @pytest.mark.parametrize("version", ["1.0", "1.1"])
-@pytest.mark.parametrize("suite", ["ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA",
-                                   "DHE-RSA-AES128-SHA", "AES256-SHA"])
+@pytest.mark.parametrize("suite", OLD_SUITES)
 def test_old_versions(server, version, suite):
+    """Every suite TLS 1.0/1.1 can run (CBC with SHA-1), at both versions."""
     result = run(server.port, version=version, ciphers=[suite])
     check_exchange(result)
     assert result.version == "TLS " + version
     assert CipherSuite.by_name(result.cipher_suite).openssl_name == suite
+    # EtM offered by default and taken by OpenSSL (these are all CBC suites).
+    assert result.encrypt_then_mac
 
 
 @pytest.mark.parametrize("group,name", [(29, "X25519"), (30, "X448"), (23, "P-256"),
@@ -119,17 +139,35 @@ def test_highest_common_version_is_chosen(pki):
     assert result.version == "TLS 1.1"
 
 
+@pytest.fixture(scope="module")
+def no_etm_server(pki):
+    """An s_server that refuses encrypt-then-MAC (OPENSSL_CONF)."""
+    with openssl_server(pki.rsa_cert, pki.rsa_key, dcert=pki.ecdsa_cert, dkey=pki.ecdsa_key,
+                        conf_options=("-EncryptThenMac",)) as peer:
+        yield peer
+
+
+# Each key exchange x CBC x version, without EtM.
+NO_ETM = [c for c in matrix.cases(lambda s: s.openssl_name in OPENSSL_SUITES) if not c[2]]
+
+
 @pytest.mark.parametrize("refused_by", ["server", "client"])
-def test_cbc_without_encrypt_then_mac(pki, refused_by):
-    """EtM refused by the server (OPENSSL_CONF) or not offered: MAC-then-encrypt works."""
-    conf = ("-EncryptThenMac",) if refused_by == "server" else ()
-    etm = refused_by != "client"
-    with openssl_server(pki.rsa_cert, pki.rsa_key, conf_options=conf) as peer:
-        results = [run(peer.port, etm=etm, ciphers=["ECDHE-RSA-AES128-SHA256"]),
-                   run(peer.port, etm=etm, ciphers=["AES128-SHA"], version="1.0")]
-    for r in results:
-        check_exchange(r)
-        assert not r.encrypt_then_mac
+@pytest.mark.parametrize("version,suite,etm", NO_ETM, ids=[matrix.case_id(c) for c in NO_ETM])
+def test_cbc_without_encrypt_then_mac(server, no_etm_server, refused_by, version, suite, etm):
+    """EtM refused by the server or not offered: MAC-then-encrypt (RFC 5246 section 6.2.3.1)."""
+    if refused_by == "server":
+        result = run(no_etm_server.port, version=version, ciphers=[suite.name])
+        assert 22 in _client_hello_extensions(result)        # offered, not taken
+    else:
+        result = run(server.port, version=version, ciphers=[suite.name], etm=False)
+        assert 22 not in _client_hello_extensions(result)
+    check_exchange(result)
+    assert not result.encrypt_then_mac and 22 not in server_extensions(result)
+    assert result.version == "TLS " + version and result.cipher_suite == suite.name
+
+
+def _client_hello_extensions(result):
+    return [e.type for e in ClientHello.parse(result.events[0].body).extensions]
 
 
 def test_ems_off_on_the_server(pki):
@@ -184,15 +222,25 @@ def test_resumption_by_session_id(pki):
     assert re.search(r"^\s*1 session cache hits", second.received, re.M)
 
 
-def test_refused_resumption_falls_back_to_full_handshake(pki, server):
-    first = run(server.port)
-    assert first.handshake_complete
+@pytest.mark.parametrize("tickets", [True, False], ids=["ticket", "session-id"])
+def test_refused_resumption_falls_back_to_full_handshake(pki, tickets):
+    with openssl_server(pki.rsa_cert, pki.rsa_key, tickets=tickets) as one:
+        first = run(one.port)
+    assert first.handshake_complete and first.ticket == tickets
     # Another server knows neither the session id nor the ticket key.
-    with openssl_server(pki.rsa_cert, pki.rsa_key, dcert=pki.ecdsa_cert,
-                        dkey=pki.ecdsa_key) as other:
+    with openssl_server(pki.rsa_cert, pki.rsa_key, tickets=tickets) as other:
         second = run(other.port, session=first.session)
     check_exchange(second)
-    assert not second.resumed
+    # The session was offered, and refused. (With a ticket, the client makes up a session
+    # id to see it accepted: RFC 5077 section 3.4.)
+    hello = ClientHello.parse(second.events[0].body)
+    if tickets:
+        assert find_ext(hello.extensions, 35).data == first.session.ticket
+        assert len(hello.session_id) == 32
+    else:
+        assert hello.session_id == first.session.session_id != b""
+    assert hello.session_id != second.session.session_id
+    assert not second.resumed and second.session.master_secret != first.session.master_secret
     assert "New, " in second.received and "S:certificate" in second.messages
 
 
@@ -229,8 +277,11 @@ def test_client_auth_required(pki, auth_required, kind, version):
 def test_client_auth_required_without_certificate_fails(auth_required):
     result = run(auth_required.port)
     assert not result.handshake_complete
-    assert "C:certificate" in result.messages              # the empty one
-    assert any("alert" in e for e in result.errors), result.errors
+    assert result.errors == ["received alert handshake_failure: from the server"]
+    cert_msg = next(ev for ev in result.events
+                    if getattr(ev, "name", None) == "certificate" and ev.direction == "client")
+    assert cert_msg.body == b"\x00\x00\x00"              # the empty one
+    assert "C:certificate_verify" not in result.messages
 
 
 def test_client_auth_optional_sends_empty_certificate(auth_optional):
@@ -292,6 +343,33 @@ def test_cafile_verification(pki, server):
     wrong_host = run(server.port, cafile=pki.ca_cert, sni="wrong.test")
     assert not wrong_host.handshake_complete
     assert wrong_host.errors[0].startswith("sent alert bad_certificate")
+
+
+def test_cafile_checks_the_ip_address_connected_to(pki, server, tmp_path):
+    """Connecting to an IP address (no SNI), the certificate must be valid for that address."""
+    from cryptography.hazmat.primitives import serialization
+    from tests.conftest import _cert, _write
+
+    def load(path):
+        with open(path, "rb") as f:
+            return serialization.load_pem_private_key(f.read(), None)
+
+    # The same server key, certified for server.test only (no IP address).
+    cert = _write(tmp_path, "name_only.pem", _cert("server.test", load(pki.rsa_key),
+                                                   "Test Root CA", load(pki.ca_key),
+                                                   hosts=("server.test",)))
+    with openssl_server(cert, pki.rsa_key) as peer:
+        by_ip = run(peer.port, cafile=pki.ca_cert)
+        by_name = run(peer.port, cafile=pki.ca_cert, sni="server.test")
+        unchecked = run(peer.port)
+    assert not by_ip.handshake_complete and by_ip.sni is None
+    assert by_ip.errors[0].startswith("sent alert bad_certificate"), by_ip.errors
+    check_exchange(by_name)
+    check_exchange(unchecked)
+    # The usual certificate names 127.0.0.1 too.
+    good = run(server.port, cafile=pki.ca_cert)
+    check_exchange(good)
+    assert good.sni is None
 
 
 def test_cafile_verification_through_an_intermediate(pki):

@@ -9,6 +9,7 @@ import pytest
 
 from scapy_tls_hs.automata.client import TLSClientAutomaton
 from scapy_tls_hs.crypto.suites import CipherSuite
+from tests.peers import matrix
 from tests.peers.servers import python_server
 
 PY_VERSION = {"TLS 1.0": "TLSv1", "TLS 1.1": "TLSv1.1", "TLS 1.2": "TLSv1.2"}
@@ -43,28 +44,45 @@ def server(pki):
         yield peer
 
 
-@pytest.mark.parametrize("suite,version", [
-    ("ECDHE-RSA-AES128-GCM-SHA256", "1.2"),      # ECDHE, RSA cert, GCM
-    ("ECDHE-ECDSA-CHACHA20-POLY1305", "1.2"),    # ECDHE, ECDSA cert, ChaCha20
-    ("ECDHE-ECDSA-AES256-SHA384", "1.2"),        # CBC + EtM, SHA-384 PRF
-    ("DHE-RSA-AES256-GCM-SHA384", "1.2"),        # DHE
-    ("DHE-RSA-AES128-SHA", "1.1"),
-    ("AES128-GCM-SHA256", "1.2"),                # RSA key exchange
-    ("AES256-SHA", "1.0"),
-    ("ECDHE-ECDSA-AES128-SHA", "1.0"),
-])
-def test_handshake_and_data(server, suite, version):
-    result, view = run(server.port, version=version, ciphers=[suite])
+# Each key exchange x cipher family x version (CBC with and without EtM) once, plus a few
+# more suites (AES-256, SHA-384 PRF) at TLS 1.2.
+CASES = matrix.cases() + [("1.2", CipherSuite.by_name(n), True) for n in (
+    "ECDHE-ECDSA-AES256-SHA384", "DHE-RSA-AES256-GCM-SHA384", "AES256-SHA")]
+
+
+@pytest.mark.parametrize("version,suite,etm", CASES, ids=[matrix.case_id(c) for c in CASES])
+def test_handshake_and_data(server, version, suite, etm):
+    result, view = run(server.port, version=version, ciphers=[suite.name], etm=etm)
     check_exchange(result, view)
     assert result.version == "TLS " + version
-    assert view["cipher"] == suite
-    assert result.encrypt_then_mac == (not CipherSuite.by_name(suite).aead)
+    assert view["cipher"] == suite.openssl_name
+    assert result.encrypt_then_mac == (etm and not suite.aead)
+    assert result.extended_master_secret        # on by default on both sides
 
 
-def test_cbc_without_encrypt_then_mac(server):
-    result, view = run(server.port, etm=False, ciphers=["ECDHE-RSA-AES256-SHA"])
+def _server_hello_extensions(result):
+    from scapy_tls_hs.codec.messages import ServerHello
+    sh = next(ev for ev in result.events if getattr(ev, "name", "") == "server_hello")
+    return [e.type for e in ServerHello.parse(sh.body).extensions or ()]
+
+
+def test_ems_not_offered(server):
+    result, view = run(server.port, ems=False, ciphers=["ECDHE-RSA-AES128-SHA256"])
     check_exchange(result, view)
-    assert not result.encrypt_then_mac
+    assert not result.extended_master_secret and 23 not in _server_hello_extensions(result)
+
+
+def test_ems_off_on_the_server(pki):
+    """A server with EMS disabled (OPENSSL_CONF): the RFC 5246 master secret, also when the
+    session is resumed."""
+    with python_server([(pki.rsa_cert, pki.rsa_key)],
+                       conf_options=("-ExtendedMasterSecret",)) as peer:
+        first, view1 = run(peer.port, ciphers=["DHE-RSA-AES128-GCM-SHA256"])
+        second, view2 = run(peer.port, session=first.session)
+    check_exchange(first, view1)
+    assert not first.extended_master_secret and 23 not in _server_hello_extensions(first)
+    check_exchange(second, view2)
+    assert second.resumed and view2["session_reused"] and not second.extended_master_secret
 
 
 def test_sni_and_alpn_reach_the_server(server):

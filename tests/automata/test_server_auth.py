@@ -72,6 +72,27 @@ def test_required_wrong_certificate_s_client(required, pki):
     assert clients.s_client_alert(out.output) == "unknown_ca", out.output
 
 
+@pytest.mark.skipif(not clients.have("gnutls-cli"), reason="gnutls-cli not installed")
+@pytest.mark.parametrize("case,alert", [("good", None), ("missing", 40), ("wrong", 48)])
+def test_required_gnutls_cli(required, pki, case, alert):
+    """gnutls-cli with a good (ECDSA), no, and an untrusted certificate: 40 is
+    handshake_failure, 48 unknown_ca."""
+    cert = {"good": (pki.client_ecdsa_cert, pki.client_ecdsa_key), "missing": (None, None),
+            "wrong": (pki.wrong_client_cert, pki.wrong_client_key)}[case]
+    out, report = served(required, lambda: clients.gnutls_cli(
+        required.port, cafile=pki.ca_cert, cert=cert[0], key=cert[1],
+        priority=clients.gnutls_priority("1.2")))
+    if alert is None:
+        assert out.ok and "HTTP/1.1 200 OK" in out.output, out.output
+        assert report["client_auth"] and not report["errors"]
+    else:
+        assert not out.ok
+        assert "Received alert [%d]" % alert in out.output, out.output
+        assert not report["handshake_complete"]
+        name = {40: "handshake_failure", 48: "unknown_ca"}[alert]
+        assert any(e.startswith("sent alert " + name) for e in report["errors"]), report
+
+
 def test_optional_client_auth(pki):
     with TLSListener("127.0.0.1", 0, cert=pki.rsa_cert, key=pki.rsa_key,
                      client_auth="optional", cafile=pki.ca_cert) as server:
@@ -112,6 +133,21 @@ def test_highest_common_version_is_chosen(pki):
             server.port, ciphers="DEFAULT", **{"version": None}))
         assert report["messages"][:2] == ["C:client_hello", "S:server_hello"]
         assert report["version"] == "TLS 1.1"
+        # A client that accepts 1.1 (s_client offers 1.2 and, at this security level, takes
+        # what it is given) completes the handshake.
+        out, report = served(server, lambda: clients.s_client(
+            server.port, cipher="DEFAULT:@SECLEVEL=0", extra=["-no_tls1_3"]))
+        assert out.ok, out.output
+        assert clients.s_client_protocol(out.output) == "TLSv1.1"
+        assert report["version"] == "TLS 1.1" and report["handshake_complete"]
+    # And a server of every version answers each client with the client's highest.
+    with TLSListener("127.0.0.1", 0, cert=pki.rsa_cert, key=pki.rsa_key) as server:
+        for top, off in (("1.0", ["-no_tls1_1", "-no_tls1_2"]), ("1.1", ["-no_tls1_2"]),
+                         ("1.2", [])):
+            out, report = served(server, lambda: clients.s_client(
+                server.port, cipher="DEFAULT:@SECLEVEL=0", extra=["-no_tls1_3"] + off))
+            assert out.ok, out.output
+            assert report["version"] == "TLS " + top
 
 
 def test_no_common_cipher_suite(narrow):

@@ -10,7 +10,7 @@ import pytest
 
 from scapy_tls_hs.automata.listener import TLSListener
 from scapy_tls_hs.crypto.suites import CipherSuite
-from tests.peers import clients
+from tests.peers import clients, matrix
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +54,18 @@ def test_s_client_every_suite_tls12(server, suite):
     assert report["version"] == "TLS 1.2"
     assert report["cipher_suite"] == suite.name
     assert report["received"].startswith("GET / HTTP/1.1")
-    assert report["extended_master_secret"]
+    assert report["extended_master_secret"] and "Extended master secret: yes" in out.output
     assert report["sni"] == "localhost"
     # OpenSSL offers encrypt-then-MAC: taken for CBC suites only (RFC 7366 section 3).
     assert report["encrypt_then_mac"] == (not suite.aead)
+    # client_auth "none": no CertificateRequest, no client Certificate.
+    assert "S:certificate_request" not in report["messages"] and not report["client_auth"]
 
 
-OLD = [("1.0", "ECDHE-RSA-AES128-SHA"), ("1.0", "DHE-RSA-AES256-SHA"), ("1.0", "AES128-SHA"),
-       ("1.0", "ECDHE-ECDSA-AES256-SHA"), ("1.1", "ECDHE-ECDSA-AES128-SHA"),
-       ("1.1", "DHE-RSA-AES128-SHA"), ("1.1", "AES256-SHA"), ("1.1", "ECDHE-RSA-AES256-SHA")]
+# Every suite TLS 1.0/1.1 can run, at both versions (3DES, if this OpenSSL lacks it, through
+# gnutls-cli below).
+OLD = [(v, s.openssl_name) for s in CipherSuite.all() if s.usable_in(0x0301)
+       and s.openssl_name in OPENSSL_SUITES for v in ("1.0", "1.1")]
 
 
 @pytest.mark.parametrize("version,cipher", OLD, ids=["-".join(v) for v in OLD])
@@ -74,17 +77,34 @@ def test_s_client_tls10_tls11(server, version, cipher):
     assert clients.s_client_cipher(out.output) == cipher
     assert "HTTP/1.1 200 OK" in out.output
     assert report["version"] == "TLS " + version
+    assert report["cipher_suite"] == CipherSuite.by_name(cipher).name
     assert report["handshake_complete"] and not report["errors"]
+    assert report["encrypt_then_mac"] and report["extended_master_secret"]
 
 
-@pytest.mark.parametrize("cipher", ["AES128-SHA256", "ECDHE-RSA-AES256-SHA384",
-                                    "ECDHE-ECDSA-AES128-SHA"])
-def test_s_client_cbc_without_encrypt_then_mac(server, cipher):
-    out, report = served(server, lambda: clients.s_client(server.port, version="1.2",
-                                                          cipher=cipher, no_etm=True))
+NO_ETM = [c for c in matrix.cases(lambda s: s.openssl_name in OPENSSL_SUITES) if not c[2]]
+
+
+@pytest.mark.parametrize("version,suite,etm", NO_ETM, ids=[matrix.case_id(c) for c in NO_ETM])
+def test_s_client_cbc_without_encrypt_then_mac(server, version, suite, etm):
+    out, report = served(server, lambda: clients.s_client(
+        server.port, version=version, cipher=suite.openssl_name, no_etm=True))
     assert out.ok, out.output
     assert "HTTP/1.1 200 OK" in out.output
     assert report["handshake_complete"] and not report["encrypt_then_mac"]
+    assert report["cipher_suite"] == suite.name and report["version"] == "TLS " + version
+
+
+def test_server_with_ems_and_etm_turned_off(pki):
+    """``ems=False, etm=False``: offered by s_client, not taken; s_client agrees."""
+    with TLSListener("127.0.0.1", 0, cert=pki.rsa_cert, key=pki.rsa_key, ems=False,
+                     etm=False) as own:
+        out, report = served(own, lambda: clients.s_client(own.port, version="1.2",
+                                                           cipher="ECDHE-RSA-AES128-SHA256"))
+    assert out.ok, out.output
+    assert "Extended master secret: no" in out.output
+    assert report["handshake_complete"] and not report["errors"]
+    assert not report["extended_master_secret"] and not report["encrypt_then_mac"]
 
 
 def test_s_client_verifies_chain_and_alpn(server, pki):
@@ -151,49 +171,66 @@ def test_unusable_session_falls_back_to_full_handshake(server, tmp_path, pki):
 
 # -- gnutls-cli ------------------------------------------------------------------------------
 
-GNUTLS = [
-    ("1.2", ":-KX-ALL:+ECDHE-ECDSA:-CIPHER-ALL:+CHACHA20-POLY1305", "ECDHE_ECDSA", "CHACHA20"),
-    ("1.2", ":-KX-ALL:+DHE-RSA:-CIPHER-ALL:+AES-256-GCM", "DHE_RSA", "AES_256_GCM"),
-    ("1.2", ":-KX-ALL:+RSA:-CIPHER-ALL:+AES-128-CBC:-MAC-ALL:+SHA1", "TLS_RSA", "AES_128_CBC"),
-    ("1.2", ":-KX-ALL:+ECDHE-RSA:-CIPHER-ALL:+AES-128-CBC:-MAC-ALL:+SHA1:%NO_ETM",
-     "ECDHE_RSA", "AES_128_CBC"),
-    ("1.0", ":-KX-ALL:+ECDHE-RSA:-CIPHER-ALL:+AES-256-CBC", "ECDHE_RSA", "AES_256_CBC"),
-    ("1.1", ":-KX-ALL:+DHE-RSA:-CIPHER-ALL:+AES-128-CBC", "DHE_RSA", "AES_128_CBC"),
-    ("1.2", ":-KX-ALL:+ECDHE-RSA:-CIPHER-ALL:+AES-256-GCM:%NO_SESSION_HASH", "ECDHE_RSA",
-     "AES_256_GCM"),
-]
+GNUTLS = matrix.cases()
 
 
 @pytest.mark.skipif(not clients.have("gnutls-cli"), reason="gnutls-cli not installed")
-@pytest.mark.parametrize("version,prio,kx,cipher", GNUTLS,
-                         ids=["%s-%s-%s" % (g[0], g[2], g[3]) for g in GNUTLS])
-def test_gnutls_cli(server, pki, version, prio, kx, cipher):
+@pytest.mark.parametrize("version,suite,etm", GNUTLS, ids=[matrix.case_id(c) for c in GNUTLS])
+def test_gnutls_cli(server, pki, version, suite, etm):
     out, report = served(server, lambda: clients.gnutls_cli(
-        server.port, cafile=pki.ca_cert, priority=clients.gnutls_priority(version, prio)))
+        server.port, cafile=pki.ca_cert, priority=matrix.gnutls_priority(version, suite, etm)))
     assert out.ok, out.output
     assert "HTTP/1.1 200 OK" in out.output
     assert report["handshake_complete"] and not report["errors"], report
     assert report["version"] == "TLS " + version
-    assert kx in report["cipher_suite"] and cipher in report["cipher_suite"]
-    assert report["encrypt_then_mac"] == ("%NO_ETM" not in prio and "CBC" in cipher)
-    ems = "%NO_SESSION_HASH" not in prio
-    assert report["extended_master_secret"] == ems
-    assert ("extended master secret" in out.output) == ems
+    assert report["cipher_suite"] == suite.name
+    assert report["encrypt_then_mac"] == (etm and not suite.aead)
+    assert report["extended_master_secret"] and "extended master secret" in out.output
 
 
 @pytest.mark.skipif(not clients.have("gnutls-cli"), reason="gnutls-cli not installed")
-@pytest.mark.parametrize("suite", [s for s in TLS12_SUITES if s.openssl_name not in OPENSSL_SUITES],
-                         ids=lambda s: s.name)
-def test_gnutls_cli_suites_openssl_lacks(server, suite):
+@pytest.mark.parametrize("version", ["1.0", "1.2"])
+def test_gnutls_cli_without_extended_master_secret(server, pki, version):
+    suite = CipherSuite.by_name("ECDHE-RSA-AES128-SHA")
+    out, report = served(server, lambda: clients.gnutls_cli(
+        server.port, cafile=pki.ca_cert,
+        priority=matrix.gnutls_priority(version, suite) + ":%NO_SESSION_HASH"))
+    assert out.ok, out.output
+    assert "HTTP/1.1 200 OK" in out.output
+    assert report["handshake_complete"] and not report["errors"], report
+    assert not report["extended_master_secret"]
+    assert "extended master secret" not in out.output
+
+
+MISSING = [(v, s) for s in CipherSuite.all() if s.openssl_name not in OPENSSL_SUITES
+           for v, code in (("1.0", 0x0301), ("1.1", 0x0302), ("1.2", 0x0303))
+           if s.usable_in(code)]
+
+
+@pytest.mark.skipif(not clients.have("gnutls-cli"), reason="gnutls-cli not installed")
+@pytest.mark.parametrize("version,suite", MISSING, ids=["%s-%s" % (v, s.name) for v, s in MISSING])
+def test_gnutls_cli_suites_openssl_lacks(server, version, suite):
     """This OpenSSL build has no 3DES: GnuTLS runs the suites s_client cannot."""
     assert "3DES" in suite.cipher, suite      # the only ones OpenSSL 3 may leave out
     kx = {"ECDHE": "ECDHE-" + suite.authentication, "DHE": "DHE-RSA", "RSA": "RSA"}
     prio = ":-KX-ALL:+%s:-CIPHER-ALL:+3DES-CBC:-MAC-ALL:+SHA1" % kx[suite.key_exchange]
     out, report = served(server, lambda: clients.gnutls_cli(
-        server.port, priority=clients.gnutls_priority("1.2", prio)))
+        server.port, priority=clients.gnutls_priority(version, prio)))
     assert out.ok, out.output
     assert "HTTP/1.1 200 OK" in out.output
     assert report["cipher_suite"] == suite.name and not report["errors"]
+    assert report["version"] == "TLS " + version
+
+
+def test_every_suite_at_every_version_is_covered():
+    """s_client (TLS 1.2, and 1.0/1.1 above) plus gnutls-cli cover every runnable pair."""
+    covered = {(s.name, "1.2") for s in TLS12_SUITES if s.openssl_name in OPENSSL_SUITES}
+    covered |= {(CipherSuite.by_name(c).name, v) for v, c in OLD}
+    covered |= {(s.name, v) for v, s in MISSING}
+    wanted = {(s.name, v) for s in CipherSuite.all()
+              for v, code in (("1.0", 0x0301), ("1.1", 0x0302), ("1.2", 0x0303))
+              if s.usable_in(code)}
+    assert wanted - covered == set()
 
 
 @pytest.mark.skipif(not clients.have("gnutls-cli"), reason="gnutls-cli not installed")
@@ -212,18 +249,32 @@ def test_gnutls_cli_resumes(server, pki, no_ticket):
 
 # -- curl ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("version,ciphers", [("1.2", None), ("1.2", "DHE-RSA-AES128-SHA256"),
-                                             ("1.1", "ECDHE-ECDSA-AES256-SHA"),
-                                             ("1.0", "AES256-SHA")])
-def test_curl(server, pki, version, ciphers):
+CURL = matrix.cases(lambda s: s.openssl_name in OPENSSL_SUITES)
+
+
+@pytest.mark.parametrize("version,suite,etm", CURL, ids=[matrix.case_id(c) for c in CURL])
+def test_curl(server, pki, tmp_path, version, suite, etm):
+    # curl has no switch for encrypt-then-MAC: its OpenSSL reads it from OPENSSL_CONF.
+    from tests.peers.servers import openssl_conf
+    env = None if etm else {"OPENSSL_CONF": openssl_conf(tmp_path, ("-EncryptThenMac",))}
     out, report = served(server, lambda: clients.curl(server.port, cacert=pki.ca_cert,
-                                                      version=version, ciphers=ciphers))
+                                                      version=version,
+                                                      ciphers=suite.openssl_name, env=env))
     assert out.ok, out.output
     assert "scapy-tls-hs: TLS %s" % version in out.output
     assert "ALPN: server accepted http/1.1" in out.output
+    assert "SSL connection using %s / %s" % (clients.openssl_version_name(version),
+                                             suite.openssl_name) in out.output
     assert report["version"] == "TLS " + version and report["alpn"] == "http/1.1"
-    if ciphers:
-        assert report["cipher_suite"] == CipherSuite.by_name(ciphers).name
+    assert report["received"].startswith("GET / HTTP/1.1") and not report["errors"]
+    assert report["cipher_suite"] == suite.name
+    assert report["encrypt_then_mac"] == (etm and not suite.aead)
+
+
+def test_curl_default(server, pki):
+    out, report = served(server, lambda: clients.curl(server.port, cacert=pki.ca_cert))
+    assert out.ok, out.output
+    assert "scapy-tls-hs: TLS 1.2" in out.output and report["handshake_complete"]
 
 
 def test_curl_resumes_on_second_url(server, pki):
@@ -238,23 +289,24 @@ def test_curl_resumes_on_second_url(server, pki):
 
 # -- Python ssl ------------------------------------------------------------------------------
 
-PY = [("1.2", None), ("1.2", "AES128-GCM-SHA256"), ("1.2", "DHE-RSA-CHACHA20-POLY1305"),
-      ("1.2", "ECDHE-ECDSA-AES256-GCM-SHA384"), ("1.2", "ECDHE-RSA-AES128-SHA256"),
-      ("1.1", "ECDHE-RSA-AES128-SHA"), ("1.1", "ECDHE-ECDSA-AES256-SHA"),
-      ("1.0", "DHE-RSA-AES256-SHA"), ("1.0", "AES128-SHA")]
+PY = matrix.cases(lambda s: s.openssl_name in OPENSSL_SUITES)
 
 
-@pytest.mark.parametrize("version,cipher", PY, ids=["%s-%s" % p for p in PY])
-def test_python_ssl(server, pki, version, cipher):
+@pytest.mark.parametrize("version,cipher,etm", [(None, None, True)] + PY,
+                         ids=["default"] + [matrix.case_id(c) for c in PY])
+def test_python_ssl(server, pki, version, cipher, etm):
     res, report = served(server, lambda: clients.python_client(
-        server.port, version=version, ciphers=cipher, cafile=pki.ca_cert))
+        server.port, version=version, ciphers=cipher and cipher.openssl_name,
+        cafile=pki.ca_cert, etm=etm))
     assert res.error is None, res.error
-    assert res.version == clients.openssl_version_name(version)
+    assert res.version == clients.openssl_version_name(version or "1.2")
     assert res.received.startswith(b"HTTP/1.1 200 OK")
-    assert report["version"] == "TLS " + version
+    assert report["version"] == "TLS " + (version or "1.2")
+    assert report["received"].startswith("GET / HTTP/1.1") and not report["errors"]
     if cipher:
-        assert res.cipher == cipher
-        assert report["cipher_suite"] == CipherSuite.by_name(cipher).name
+        assert res.cipher == cipher.openssl_name
+        assert report["cipher_suite"] == cipher.name
+        assert report["encrypt_then_mac"] == (etm and not cipher.aead)
 
 
 @pytest.mark.parametrize("tickets", [True, False], ids=["ticket", "session-id"])

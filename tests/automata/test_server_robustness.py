@@ -80,6 +80,51 @@ def test_stalled_and_silent_clients_time_out_while_others_are_served(server):
         silent.close()
 
 
+@pytest.mark.parametrize("record,alert", [
+    # A CertificateRequest (a server's message) where ClientKeyExchange is due.
+    (b"\x16\x03\x03\x00\x08\x0d\x00\x00\x04\x01\x01\x00\x00", "unexpected_message"),
+    # A ClientKeyExchange whose ECDH point is cut short: its own length says 65, 3 follow.
+    (b"\x16\x03\x03\x00\x08\x10\x00\x00\x04\x41\x04\x01\x02", "decode_error"),
+], ids=["unexpected", "malformed"])
+def test_bad_message_mid_handshake(server, record, alert):
+    """After a good ClientHello and the server's flight, a wrong or malformed message."""
+    hello = _client_hello_bytes()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(hello)
+        flight = b""
+        while not flight.endswith(b"\x0e\x00\x00\x00"):       # ServerHelloDone
+            chunk = s.recv(65536)
+            assert chunk, "server closed"
+            flight += chunk
+        s.sendall(record)
+        alerts = clients.read_alerts(s)
+        local = s.getsockname()[1]
+    assert alerts == [(2, alert)]
+    report = _report_for(server, local)
+    assert report["messages"][-1] == "S:alert:" + alert
+    _good_client(server)
+
+
+def test_trickling_client_is_cut_off(server):
+    """One byte of ClientHello every 0.1 s would take far longer than the handshake timeout:
+    the timeout bounds the whole handshake, not each read."""
+    hello = _client_hello_bytes()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        local = s.getsockname()[1]
+        sent = 0
+        try:
+            for byte in hello:
+                s.sendall(bytes((byte,)))
+                sent += 1
+                time.sleep(0.1)
+        except OSError:          # reset or broken pipe: the server closed the connection
+            pass
+        assert clients.read_alerts(s, timeout=5) == []
+    assert sent < len(hello)
+    report = _report_for(server, local)
+    assert any("timeout" in e for e in report["errors"]), report
+
+
 def test_client_leaving_mid_handshake(server):
     """EOF in the middle of the handshake: the server drops the connection and serves on."""
     hello = _client_hello_bytes()

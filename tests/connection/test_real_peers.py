@@ -132,8 +132,8 @@ def test_server_against_python_ssl_client(pki, free_port, kind):
 ])
 def test_client_against_openssl_s_server(pki, free_port, version, cipher):
     port = free_port()
-    argv = ["openssl", "s_server", "-accept", str(port), "-4", "-cert", pki.rsa_cert,
-            "-key", pki.rsa_key, "-www", "-cipher", "ALL:@SECLEVEL=0",
+    argv = ["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-4",
+            "-cert", pki.rsa_cert, "-key", pki.rsa_key, "-www", "-cipher", "ALL:@SECLEVEL=0",
             "-tls1_2" if version == "1.2" else "-tls1"]
     with Peer(argv, port=port):
         conn = ClientConnection(ClientConfig(versions=[version], ciphers=[cipher],

@@ -158,9 +158,10 @@ _CURL_VERSION = {"1.0": "1.0", "1.1": "1.1", "1.2": "1.2"}
 
 
 def curl(port, *, paths=("/",), cacert=None, version=None, ciphers=None, cert=None, key=None,
-         extra=(), timeout=15.0):
+         extra=(), timeout=15.0, env=None):
     """``curl -sS -v`` of https://localhost:PORT<path> for each path (one process, so a
-    second URL resumes the TLS session curl cached from the first)."""
+    second URL resumes the TLS session curl cached from the first). ``env``: e.g. an
+    ``OPENSSL_CONF`` for curl's OpenSSL."""
     argv = ["curl", "-sS", "-v", "--max-time", str(int(timeout))]
     argv += ["--cacert", cacert] if cacert else ["-k"]
     if version:
@@ -173,7 +174,7 @@ def curl(port, *, paths=("/",), cacert=None, version=None, ciphers=None, cert=No
         argv += ["--cert", cert, "--key", key]
     argv += list(extra)
     argv += ["https://localhost:%d%s" % (port, p) for p in paths]
-    return _run(argv, timeout=timeout + 5)
+    return _run(argv, timeout=timeout + 5, env=env)
 
 
 # -- Python ssl --------------------------------------------------------------------------
@@ -192,8 +193,12 @@ class PyResult:
     error: str = None          # the ssl error (alert) when the handshake failed
 
 
+# OpenSSL's SSL_OP_NO_ENCRYPT_THEN_MAC, which Python's ssl passes through but does not name.
+OP_NO_ENCRYPT_THEN_MAC = 1 << 19
+
+
 def python_context(*, version=None, ciphers=None, cafile=None, cert=None, key=None,
-                   tickets=True):
+                   tickets=True, etm=True):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if cafile:
         ctx.load_verify_locations(cafile)
@@ -213,6 +218,8 @@ def python_context(*, version=None, ciphers=None, cafile=None, cert=None, key=No
         ctx.load_cert_chain(cert, key)
     if not tickets:
         ctx.options |= ssl.OP_NO_TICKET
+    if not etm:
+        ctx.options |= OP_NO_ENCRYPT_THEN_MAC
     return ctx
 
 

@@ -49,7 +49,7 @@ def openssl_server_argv(port, cert, key, *, version=None, cipher=None, mode="-ww
     each line reversed) or None (print what the client sends). ``dcert``/``dkey``: a second
     (ECDSA) identity. ``verify=N`` asks for a client certificate (optional), with
     ``require_cert`` it must come (``-Verify``)."""
-    argv = ["openssl", "s_server", "-accept", str(port), "-naccept", "1000000",
+    argv = ["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-naccept", "1000000",
             "-cert", cert, "-key", key, "-cipher", (cipher or "ALL") + ":@SECLEVEL=0"]
     if mode:
         argv.append(mode)
@@ -150,10 +150,11 @@ while True:
 
 @contextlib.contextmanager
 def python_server(identities, *, port=None, max_version="TLSv1_2", ciphers=None,
-                  client_auth=None, cafile=None, tickets=True, alpn=None):
+                  client_auth=None, cafile=None, tickets=True, alpn=None, conf_options=()):
     """A Python ``ssl`` server in a subprocess; ``identities`` is a list of (cert, key).
     Its answer to each connection (and its stdout) is one JSON line: version, cipher,
-    session_reused, alpn, sni, client_cert, received."""
+    session_reused, alpn, sni, client_cert, received. ``conf_options``: as for
+    ``openssl_server`` (an OPENSSL_CONF ``Options`` line; Python's ssl reads it too)."""
     port = port or free_port()
     with tempfile.TemporaryDirectory(prefix="py-server-") as tmp:
         # Python's ssl enables DHE suites only with explicit parameters: RFC 7919 ffdhe2048.
@@ -165,7 +166,9 @@ def python_server(identities, *, port=None, max_version="TLSv1_2", ciphers=None,
                 "max_version": max_version, "ciphers": ciphers, "client_auth": client_auth,
                 "cafile": cafile, "tickets": tickets, "alpn": alpn,
                 "dhparams": str(dhparams)}
-        with Peer([sys.executable, "-c", _PY_SERVER, json.dumps(opts)], port=port) as peer:
+        env = {"OPENSSL_CONF": openssl_conf(tmp, conf_options)} if conf_options else None
+        with Peer([sys.executable, "-c", _PY_SERVER, json.dumps(opts)], port=port,
+                  env=env) as peer:
             yield peer
 
 
