@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Record the extra sample captures of pcaps/ (the ones not copied from the shared corpus).
 
-Real peers on 127.0.0.1: OpenSSL ``s_server`` and ``s_client``, recorded by ``tcpdump -i lo``
-(needs root or CAP_NET_RAW). Each scenario writes NAME.pcap, NAME.keylog (s_client
--keylogfile) and, for RSA key exchange, NAME.server.key. Keys and certificates are made
-fresh on every run, so the files are never byte-for-byte the same.
+Real peers on 127.0.0.1 (or ::1): OpenSSL ``s_server`` and ``s_client``, recorded by
+``tcpdump -i lo`` (or ``-i any``; needs root or CAP_NET_RAW). Each scenario writes
+NAME.pcap, NAME.keylog (s_client -keylogfile) and, for RSA key exchange, NAME.server.key.
+Keys and certificates are made fresh on every run, so the files are never byte-for-byte
+the same.
 
     python pcaps/make_captures.py [--out pcaps] [--only NAME]
 
@@ -16,6 +17,10 @@ Scenarios:
   ticket (PSK with (EC)DHE, ServerHello carries pre_shared_key).
 - tls10_rsa_aes128sha_openssl: TLS 1.0, RSA key exchange, AES128-SHA (CBC, implicit IV).
 - tls11_ecdhe_rsa_aes256sha_openssl: TLS 1.1, ECDHE-RSA-AES256-SHA (CBC, explicit IV).
+- tls12_ipv6_sll2_openssl: TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256 over IPv6 ([::1]), recorded
+  with ``tcpdump -i any -y LINUX_SLL2`` (Linux cooked v2 link type).
+- tls13_ipv6_sll_openssl: TLS 1.3 TLS_AES_128_GCM_SHA256 over IPv6 ([::1]), recorded with
+  ``tcpdump -i any -y LINUX_SLL`` (Linux cooked v1 link type).
 """
 import argparse
 import os
@@ -52,16 +57,29 @@ SCENARIOS = {
         "client": [["-tls1_1", "-cipher", "ECDHE-RSA-AES256-SHA:" + SECLEVEL0]],
         "input": [b"hello over TLS 1.1\n", b"Q\n"],
     },
+    "tls12_ipv6_sll2_openssl": {
+        "server": ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256", "-no_ticket"],
+        "client": [["-tls1_2"]],
+        "input": [b"hello over IPv6\n", b"Q\n"],
+        "host": "::1", "tcpdump": ["-i", "any", "-y", "LINUX_SLL2"],
+    },
+    "tls13_ipv6_sll_openssl": {
+        "server": ["-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256"],
+        "client": [["-tls1_3"]],
+        "input": [b"hello over IPv6\n", b"Q\n"],
+        "host": "::1", "tcpdump": ["-i", "any", "-y", "LINUX_SLL"],
+    },
 }
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+def free_port(host="127.0.0.1"):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
-def wait_listening(port, proc, timeout=10):
+def wait_listening(port, proc, timeout=10, table="/proc/net/tcp"):
     """Wait until ``port`` is in LISTEN state without connecting to it (a probe connection
     would end up in the capture)."""
     deadline = time.monotonic() + timeout
@@ -69,7 +87,7 @@ def wait_listening(port, proc, timeout=10):
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError("s_server exited early")
-        with open("/proc/net/tcp") as f:
+        with open(table) as f:
             if any(line.split()[1].endswith(hexport) and line.split()[3] == "0A"
                    for line in f.readlines()[1:]):
                 return
@@ -100,28 +118,31 @@ def record(name, spec, out):
     tmp = tempfile.mkdtemp(prefix="pcaps-")
     try:
         key, cert = make_cert(tmp)
-        port = free_port()
+        host = spec.get("host", "127.0.0.1")
+        address = "[%s]:%d" if ":" in host else "%s:%d"
+        port = free_port(host)
         pcap = os.path.join(out, name + ".pcap")
         keylog = os.path.join(out, name + ".keylog")
         if os.path.exists(keylog):
             os.remove(keylog)
         server = subprocess.Popen(
-            ["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-key", key, "-cert",
+            ["openssl", "s_server", "-accept", address % (host, port), "-key", key, "-cert",
              cert, "-rev"] + spec["server"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True)
         dump = None
         try:
-            wait_listening(port, server)
-            dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "-s", "0", "-w", pcap,
-                                     "tcp port %d" % port],
+            wait_listening(port, server,
+                           table="/proc/net/tcp6" if ":" in host else "/proc/net/tcp")
+            dump = subprocess.Popen(["tcpdump"] + spec.get("tcpdump", ["-i", "lo"])
+                                    + ["-U", "-s", "0", "-w", pcap, "tcp port %d" % port],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                     start_new_session=True)
             time.sleep(1.0)  # tcpdump needs a moment before it captures
             for args in spec["client"]:
                 args = [a.format(tmp=tmp) for a in args]
                 client = subprocess.Popen(
-                    ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
+                    ["openssl", "s_client", "-connect", address % (host, port),
                      "-servername", "server.test", "-keylogfile", keylog] + args,
                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL, start_new_session=True)

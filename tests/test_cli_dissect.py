@@ -2,12 +2,16 @@
 import json
 import os
 import pathlib
+import random
 import subprocess
 import sys
 
 import pytest
 
+from tests.capture.rewrite import differences, names
+
 CAPTURES = pathlib.Path(__file__).resolve().parent / "data" / "captures"
+PCAPS = CAPTURES.parent.parent.parent / "pcaps"
 
 
 def run(*args, env=None):
@@ -175,3 +179,140 @@ def test_a_key_log_that_is_not_one_gives_a_warning(tmp_path):
     assert "holds no key" in out.stderr and "bogus.keylog" in out.stderr
     (got,) = [json.loads(line) for line in out.stdout.splitlines()]
     assert got["decrypted"] is False and got["errors"]
+
+
+# -- the corpus comparison of ../shared/tools/check_captures.py, on the repo's copy --------
+
+NAMES = names()
+
+
+def test_the_corpus_is_all_there():
+    manifest = json.loads((CAPTURES / "manifest.json").read_text())
+    assert NAMES == sorted(s["name"] for s in manifest["scenarios"])
+    assert len(NAMES) == 17
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_check_captures(name):
+    """What check_captures.py runs for one capture: the CLI with every key file there is,
+    JSON Lines compared with the truth field by field."""
+    cap = next(CAPTURES / (name + ext) for ext in (".pcap", ".pcapng")
+               if (CAPTURES / (name + ext)).exists())
+    out = run(cap, "--json", *_key_args(cap))
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    got = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    want = truth(name)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert differences(w, g) == []
+        assert g["errors"] == []
+
+
+# -- damaged copies of every capture: errors and warnings, never a traceback ---------------
+
+ALL_CAPTURES = sorted(
+    [p for p in CAPTURES.iterdir() if p.suffix in (".pcap", ".pcapng")]
+    + [p for p in PCAPS.iterdir() if p.suffix == ".pcap" and not (CAPTURES / p.name).exists()])
+
+
+def _key_args(path):
+    args = []
+    for suffix, flag in ((".keylog", "--keylog"), (".server.key", "--server-key")):
+        if path.with_suffix(suffix).exists():
+            args += [flag, path.with_suffix(suffix)]
+    return args
+
+
+def _assert_clean_failure_handling(out):
+    assert "Traceback" not in out.stderr and "internal error" not in out.stderr
+    assert out.returncode == 0, out.stderr  # the file header is intact: the file was read
+    for line in out.stderr.splitlines():
+        assert line.startswith("scapy-tls-hs dissect: "), line
+    got = [json.loads(line) for line in out.stdout.splitlines()]
+    for g in got:
+        assert not any(e.startswith("internal error") for e in g["errors"]), g["errors"]
+    return got
+
+
+@pytest.mark.parametrize("path", ALL_CAPTURES, ids=lambda p: p.stem)
+def test_truncated_and_corrupted_copies_via_the_cli(tmp_path, path):
+    from scapy_tls_hs.capture.dissect import dissect_capture
+    from scapy_tls_hs.capture.pcapfile import read_packets
+    data = path.read_bytes()
+    rng = random.Random(path.name)
+    cut = tmp_path / ("cut" + path.suffix)
+    cut.write_bytes(data[:rng.randrange(40, len(data) - 1)])
+    reader = read_packets(cut)
+    complete = len(list(reader))
+    out = run(cut, "--json", *_key_args(path))
+    got = _assert_clean_failure_handling(out)
+    assert ("truncated" in out.stderr) == reader.truncated
+    if got:
+        assert got[0]["messages"][0] == "C:client_hello"
+        keylog, key = path.with_suffix(".keylog"), path.with_suffix(".server.key")
+        reports = dissect_capture(cut, keylog=str(keylog) if keylog.exists() else None,
+                                  server_key=str(key) if key.exists() else None)
+        assert got == [r.to_dict() for r in reports]   # the CLI says what the library says
+    else:
+        assert "no TLS connection" in out.stderr and complete < 8
+
+    bad = bytearray(data)
+    for _ in range(rng.choice((3, 10, 40))):
+        bad[rng.randrange(40, len(bad))] ^= 1 << rng.randrange(8)
+    corrupted = tmp_path / ("corrupted" + path.suffix)
+    corrupted.write_bytes(bytes(bad))
+    _assert_clean_failure_handling(run(corrupted, "--json", *_key_args(path)))
+
+
+# -- the progress bar: on stderr, only when stderr is a terminal -----------------------------
+
+# The CLI with the bar's delay set to 0, so that a small capture shows it too.
+NO_DELAY = ("import sys\nfrom scapy_tls_hs.capture import progress\nprogress.Progress.DELAY = 0\n"
+            "from scapy_tls_hs.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+
+
+def _run_with_stderr_on_a_pty(argv, columns=80):
+    import fcntl
+    import pty
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", NO_DELAY, *map(str, argv)],
+                                stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
+    finally:
+        os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    stdout = proc.stdout.read()
+    proc.stdout.close()
+    assert proc.wait(60) == 0
+    return stdout.decode(), b"".join(chunks).decode()
+
+
+def test_progress_bar_on_a_terminal_only():
+    name = "resume_session_id_openssl"
+    argv = ["dissect", CAPTURES / (name + ".pcap"), "--json",
+            "--keylog", CAPTURES / (name + ".keylog")]
+    stdout, tty = _run_with_stderr_on_a_pty(argv)
+    assert "reading" in tty and "%" in tty and "[" in tty
+    assert tty.endswith("\r\x1b[K")                     # erased before the output
+    bars = [part for part in tty.split("\r") if part.strip("\x1b[K")]
+    assert bars and all(len(bar) < 80 for bar in bars)
+    # stdout stays clean JSON Lines, equal to the truth
+    got = [json.loads(line) for line in stdout.splitlines()]
+    assert [g["messages"] for g in got] == [w["messages"] for w in truth(name)]
+
+    piped = subprocess.run([sys.executable, "-c", NO_DELAY, *map(str, argv)],
+                           capture_output=True, text=True, timeout=60)
+    assert piped.returncode == 0 and piped.stderr == ""  # not a terminal: no bar
+    assert piped.stdout == stdout

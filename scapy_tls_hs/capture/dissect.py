@@ -6,7 +6,8 @@ connection in the order the connections started (so a resumed session finds the 
 secret of an earlier connection in the shared ``SessionTable``) and returns
 ``ConnectionReport`` objects. ``to_dict()`` is exactly the CONTRACT ``dissect --json``
 object; ``packets`` builds the Scapy records on first use (Scapy is never imported on the
-dissect path itself).
+dissect path itself). A key log embedded in a pcapng (Decryption Secrets Block, as
+``editcap --inject-secrets`` writes it) is used as well as the one given.
 
 Errors: a file that is not a capture, or a key file that cannot be read, raises
 ``CaptureError`` (the CLI prints one line and exits non-zero). Everything found inside a
@@ -17,9 +18,9 @@ import os
 import struct
 
 from ..errors import CaptureError, TLSError
-from .pcapfile import read_packets
+from .pcapfile import TLS_KEYLOG, read_packets
 from .progress import NoProgress
-from .streams import TCPReassembler
+from .streams import TCPReassembler, looks_like_tls
 
 __all__ = ["dissect_capture", "ConnectionReport", "DissectResult", "load_keylog",
            "load_server_key"]
@@ -178,6 +179,9 @@ def dissect_capture(path, keylog=None, server_key=None, ports=(), progress=None)
             warnings.append("key log %s holds no key (%d lines not understood)"
                             % (keylog_name if isinstance(keylog_name, (str, os.PathLike))
                                else "given", getattr(keylog, "skipped", 0)))
+        embedded = [data for stype, data in reader.secrets if stype == TLS_KEYLOG]
+        if embedded:
+            keylog = _with_embedded(keylog, embedded)
         sessions = SessionTable()
         result = DissectResult(warnings=warnings)
         progress.phase("dissecting", len(tls))
@@ -195,12 +199,34 @@ def dissect_capture(path, keylog=None, server_key=None, ports=(), progress=None)
     return result
 
 
+def _with_embedded(keylog, blocks):
+    """The key log a pcapng carries in Decryption Secrets Blocks (``editcap
+    --inject-secrets``), with the given key log's lines on top (they win)."""
+    from ..crypto.keylog import Keylog
+    merged = Keylog.parse(b"\n".join(bytes(b) for b in blocks))
+    for label, client_random, secret in keylog or ():
+        merged.add(label, client_random, secret)
+    return merged
+
+
 def _feed(observer, conn):
-    """All of a connection's chunks, in capture order, into its observer."""
+    """All of a connection's chunks, in capture order, into its observer. A direction of a
+    connection caught mid-way (no SYN) that starts inside a record is fed as if bytes were
+    lost before it: the observer picks up at the first record header."""
     receive = observer.receive
+    started = set()
     try:
         for chunk in conn.chunks:
-            receive(chunk[0], chunk[1], chunk.time, chunk.gap)
+            gap = chunk.gap
+            if chunk[0] not in started:
+                started.add(chunk[0])
+                if not conn.syn_seen and not looks_like_tls(chunk[1][:5]):
+                    observer.errors.append("%s: the capture starts inside this stream; the "
+                                           "bytes before the first record header are skipped"
+                                           % ("client->server" if chunk[0] == "client"
+                                              else "server->client"))
+                    gap = gap or 1
+            receive(chunk[0], chunk[1], chunk.time, gap)
         observer.finish()
     except Exception as exc:  # a bug must not cost the other connections their report
         observer.errors.append("internal error while dissecting: %s: %s"

@@ -33,8 +33,12 @@ def render(reports, width=80, warnings=()):
 
 def render_report(report, number=1, width=80):
     lines = []
-    lines.append(_fit("#%-3d %s -> %s" % (number, report.client, report.server), width))
     pad = "    "
+    title = "#%-3d %s -> %s" % (number, report.client, report.server)
+    if len(title) > width:  # long IPv6 endpoints: the server on a line of its own
+        title = "#%-3d %s ->\n%s %s" % (number, _fit(report.client, width - 8), pad,
+                                         _fit(report.server, width - 5))
+    lines.append(title)
     if report.version:
         lines.append(_fit(pad + "%s  %s" % (report.version, report.cipher_suite or "?"),
                           width))
@@ -51,7 +55,7 @@ def render_report(report, number=1, width=80):
     if report.client_auth:
         facts.append("client certificate")
     lines.append(_wrap(" · ".join(facts), width, pad, pad))
-    lines.append(pad + "decrypted: " + _decryption(report))
+    lines.append(_wrap("decrypted: " + _decryption(report), width, pad, pad + "  "))
     if report.app_data:
         a = report.app_data
         lines.append(pad + "app data: client %d bytes, server %d bytes"

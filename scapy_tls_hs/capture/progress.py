@@ -28,20 +28,22 @@ class NoProgress:
 class Progress(NoProgress):
     """``phase(label, total)`` starts a stage, ``update(done)`` moves it, ``close()`` ends."""
 
-    def __init__(self, stream=None, delay=0.5, width=None, clock=time.monotonic):
+    DELAY = 0.5  # seconds before the bar first shows
+
+    def __init__(self, stream=None, delay=None, width=None, clock=time.monotonic):
         self.stream = stream if stream is not None else sys.stderr
         try:
             self.enabled = bool(self.stream.isatty())
         except (AttributeError, ValueError, OSError):
             self.enabled = False
-        self.delay = delay
+        self.delay = self.DELAY if delay is None else delay
         self.width = width
         self.clock = clock
         self.start = clock()
         self.label = ""
         self.total = 0
         self.shown = False
-        self._next_draw = self.start + delay
+        self._next_draw = self.start + self.delay
 
     def phase(self, label, total):
         self.label = label

@@ -288,11 +288,15 @@ class TCPConnection:
         return out[:n]
 
     def looks_like_tls(self, ports=()):
-        """Either direction starts with a TLS record header, or a port is a hinted one."""
+        """Either direction starts with a TLS record header, or a port is a hinted one. A
+        connection caught mid-way (no SYN) may start inside a record: then a record header
+        at the start of one of its first segments will do."""
         if self.server_port in ports or self.client_port in ports:
             return bool(self.chunks)
-        return (looks_like_tls(self.first_bytes("client"))
-                or looks_like_tls(self.first_bytes("server")))
+        if (looks_like_tls(self.first_bytes("client"))
+                or looks_like_tls(self.first_bytes("server"))):
+            return True
+        return not self.syn_seen and any(looks_like_tls(c[1][:5]) for c in self.chunks[:16])
 
     def __repr__(self):
         return "<TCPConnection %s -> %s, %d chunks, %d errors>" % (

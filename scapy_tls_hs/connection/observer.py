@@ -30,7 +30,7 @@ from ..crypto import prf as P
 from ..crypto.suites import CipherSuite
 from ..errors import AlertError, DecodeError
 from ..registry import (ALERT_DESCRIPTIONS, CIPHER_SUITES, CONTENT_TYPES, HANDSHAKE_TYPES,
-                        NAMED_GROUPS, name as _name)
+                        NAMED_GROUPS, VERSIONS, name as _name)
 from .events import Alert, ApplicationData, ChangeCipherSpec, HandshakeMessage, Undecryptable
 from .observer_keys import TLS13, ObserverKeys, SessionTable
 
@@ -100,16 +100,10 @@ class ObserverConnection(ObserverKeys):
         # The ladder: (time, direction, name, detail).
         self.ladder = []
         # CONTRACT report fields
-        self.version = None
-        self.cipher_suite = None
-        self.session_id = None
-        self.resumed = False
-        self.sni = None
-        self.alpn = None
-        self.client_auth = False
-        self.extended_master_secret = False
-        self.messages = []
+        self.version = self.cipher_suite = self.session_id = self.sni = self.alpn = None
+        self.resumed = self.client_auth = self.extended_master_secret = False
         self.decrypted = False
+        self.messages = []
         self.errors = []
         # handshake state
         self.client_random = None
@@ -211,6 +205,10 @@ class ObserverConnection(ObserverKeys):
             if type(plain) is tuple:  # TLS 1.3 (0-RTT too): the inner content type
                 ct, plain = plain
             decrypted = True
+        elif ct == 21 and len(fragment) != 2 and self.client_random is None \
+                and self.server_random is None:
+            # No hello seen (caught mid-connection): a longer alert is a protected one.
+            return self._undecryptable(d, ct, version, fragment, events)
         else:
             plain = fragment
         self._keep(d, ct, version, plain, decrypted)
@@ -267,7 +265,7 @@ class ObserverConnection(ObserverKeys):
                             % (d.arrow, what, seq, exc.description))
             else:
                 d.failed = True
-                self._error("%s: cannot decrypt a %s record (%s): %s"
+                self._error("%s: cannot decrypt the first %s record (%s): %s"
                             % (d.arrow, what, exc.description, self._blame()))
             return None
         d.opened += 1
@@ -581,7 +579,6 @@ class ObserverConnection(ObserverKeys):
 
 
 def _name_version(v):
-    from ..registry import VERSIONS
     return VERSIONS.get(v, "unknown_0x%04X" % v)
 
 

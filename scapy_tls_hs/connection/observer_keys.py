@@ -66,9 +66,12 @@ class ObserverKeys:
         return d is not first and not first.finished
 
     def _complete(self, events):
-        """Both Finished verified: the connection is decrypted; remember its session."""
+        """Both Finished verified: the connection is decrypted (TLS 1.3: if the key log has
+        the application traffic secrets too, else ``app_data`` would claim to be the
+        plaintext without it); remember its session."""
         self.completed = True
-        self.decrypted = True
+        self.decrypted = not self.tls13 or bool(self.client_side.app_secret
+                                                and self.server_side.app_secret)
         session = None
         if not self.tls13 and self.master_secret is not None:
             entry = (self.version, self.suite_id, self.master_secret,
@@ -195,10 +198,16 @@ class ObserverKeys:
             side.protection = TLS13Protection(self.suite, secret) if secret else None
         if cs.hs_secret or ss.hs_secret:
             self.key_source = "keylog"
-        elif self.keylog is not None and not self._key_error_given:
+        elif (self.keylog is not None or self.server_key is not None) \
+                and not self._key_error_given:
             self._key_error_given = True
-            self._error("no keys for this connection: no TLS 1.3 secrets in the key log for "
-                        "client random %s..." % (self.client_random or b"").hex()[:16])
+            why = []
+            if self.keylog is not None:
+                why.append("no TLS 1.3 secrets in the key log for client random %s..."
+                           % (self.client_random or b"").hex()[:16])
+            if self.server_key is not None:
+                why.append("the server key only helps RSA key exchange, not TLS 1.3")
+            self._error("no keys for this connection: " + "; ".join(why))
 
     def _early_candidate(self, d, ct):
         """A client record that may be 0-RTT data (RFC 8446 section 4.2.10)."""

@@ -2,6 +2,7 @@
 
 Captures and truth files: tests/data/captures (README there says how each was made).
 """
+import hashlib
 import json
 import pathlib
 import random
@@ -11,11 +12,13 @@ import sys
 import pytest
 
 from scapy_tls_hs.capture.dissect import dissect_capture
+from scapy_tls_hs.capture.ladder import render
 from scapy_tls_hs.crypto.keylog import Keylog
 from scapy_tls_hs.errors import CaptureError
 
 CAPTURES = pathlib.Path(__file__).resolve().parent.parent / "data" / "captures"
 NAMES = sorted(p.name[:-len(".truth.jsonl")] for p in CAPTURES.glob("*.truth.jsonl"))
+PCAPS = pathlib.Path(__file__).resolve().parent.parent.parent / "pcaps"
 RSA_NAMES = [n for n in NAMES if (CAPTURES / (n + ".server.key")).exists()]
 FIELDS = ["client", "server", "version", "cipher_suite", "session_id", "resumed", "sni",
           "alpn", "client_auth", "extended_master_secret", "messages", "decrypted", "app_data"]
@@ -25,10 +28,10 @@ PLAIN_FIELDS = ["client", "server", "version", "cipher_suite", "session_id", "re
                 "sni", "alpn", "client_auth", "extended_master_secret"]
 
 
-def capture(name):
+def capture(name, folder=CAPTURES):
     for ext in (".pcap", ".pcapng"):
-        if (CAPTURES / (name + ext)).exists():
-            return CAPTURES / (name + ext)
+        if (folder / (name + ext)).exists():
+            return folder / (name + ext)
     raise FileNotFoundError(name)
 
 
@@ -37,8 +40,8 @@ def truth(name):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def optional(name, suffix):
-    path = CAPTURES / (name + suffix)
+def optional(name, suffix, folder=CAPTURES):
+    path = folder / (name + suffix)
     return str(path) if path.exists() else None
 
 
@@ -81,11 +84,19 @@ def test_matches_truth_with_all_keys(name):
     assert reports.warnings == []
 
 
+def test_the_rsa_key_exchange_captures_have_their_server_key():
+    rsa = [n for n in NAMES if truth(n)[0]["cipher_suite"].startswith("TLS_RSA_")]
+    assert RSA_NAMES == rsa == ["tls12_rsa_aes128gcm_python", "tls12_rsa_aes128sha_openssl"]
+
+
 @pytest.mark.parametrize("name", RSA_NAMES)
 def test_rsa_decrypts_with_server_key_alone(name):
     reports = dissect_capture(capture(name), server_key=optional(name, ".server.key"))
-    for report, expected in zip(reports, truth(name)):
+    want = truth(name)
+    assert len(reports) == len(want)
+    for report, expected in zip(reports, want):
         assert report.key_source == "server_key"
+        assert report.decrypted and expected["extended_master_secret"]  # RFC 7627 hash
         assert_fields(report.to_dict(), expected, FIELDS)
         assert report.errors == []
 
@@ -161,6 +172,43 @@ def test_wrong_secret_in_key_log_reports_bad_record_mac():
     assert "C:encrypted_handshake" in report.messages  # the Finished stays a record
 
 
+def _tls13_keylog(edit):
+    lines = (CAPTURES / "tls13_aes128gcm_openssl.keylog").read_text().splitlines()
+    return Keylog.parse("".join(edit(line.split()) + "\n" for line in lines if edit(line.split())))
+
+
+@pytest.mark.parametrize("case", ["other-connection", "wrong-secret", "handshake-only",
+                                  "server-key"])
+def test_tls13_wrong_or_partial_key_log(case):
+    server_key = None
+    if case == "server-key":
+        keylog, server_key = None, str(CAPTURES / "tls12_rsa_aes128sha_openssl.server.key")
+        expect = "no keys for this connection: the server key only helps RSA key exchange"
+    elif case == "other-connection":
+        keylog = str(CAPTURES / "tls12_ecdhe_rsa_aes128gcm_openssl.keylog")
+        expect = "no TLS 1.3 secrets in the key log for client random"
+    elif case == "wrong-secret":
+        keylog = _tls13_keylog(lambda f: " ".join(
+            f[:2] + ["00" * (len(f[2]) // 2)] if f[0] == "SERVER_HANDSHAKE_TRAFFIC_SECRET"
+            else f))
+        expect = ("server->client: cannot decrypt the first application_data record "
+                  "(bad_record_mac)")
+    else:
+        keylog = _tls13_keylog(lambda f: " ".join(f) if "HANDSHAKE" in f[0] else "")
+        expect = "the key log has no SERVER_TRAFFIC_SECRET_0"
+    (r,) = dissect_capture(capture("tls13_aes128gcm_openssl"), keylog=keylog,
+                           server_key=server_key)
+    (want,) = truth("tls13_aes128gcm_openssl")
+    assert r.decrypted is False and "app_data" not in r.to_dict()
+    assert any(expect in e for e in r.errors), r.errors
+    assert_fields(r.to_dict(), want, ["client", "server", "version", "cipher_suite",
+                                      "session_id", "sni"])
+    if case == "handshake-only":
+        # The handshake itself was decrypted and both Finished verified.
+        assert r.messages[:9] == want["messages"][:9]
+        assert [d for _, _, n, d in r.ladder if n == "finished"] == ["verify_data ok"] * 2
+
+
 def test_server_key_that_does_not_fit(tmp_path):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -201,26 +249,32 @@ def test_ecdsa_server_key_is_refused(pki):
         dissect_capture(capture(NAMES[0]), server_key=pki.ecdsa_key)
 
 
-def _dissect_copy(tmp_path, name, data):
-    path = tmp_path / ("copy" + capture(name).suffix)
+def _dissect_copy(tmp_path, name, data, folder=CAPTURES):
+    path = tmp_path / ("copy" + capture(name, folder).suffix)
     path.write_bytes(data)
-    reports = dissect_capture(path, keylog=optional(name, ".keylog"),
-                              server_key=optional(name, ".server.key"))
+    reports = dissect_capture(path, keylog=optional(name, ".keylog", folder),
+                              server_key=optional(name, ".server.key", folder))
     for r in reports:
         json.dumps(r.to_dict())
         # The dissector's safety net must not be what caught the damage.
         assert not any(e.startswith("internal error") for e in r.errors), r.errors
+    text = render(reports, width=80, warnings=reports.warnings)
+    assert all(len(line) <= 80 for line in text.splitlines())
     return reports
 
 
-@pytest.mark.parametrize("name", ["big_cert_chain_multisegment", "ems_off_gnutls",
-                                  "resume_ticket_python", "tls13_aes128gcm_openssl"])
-def test_truncated_copies_give_errors_never_exceptions(tmp_path, name):
-    data = capture(name).read_bytes()
+# Every capture: the corpus, and the ones recorded for pcaps/ only.
+ALL = [(n, CAPTURES) for n in NAMES] + sorted(
+    (p.stem, PCAPS) for p in PCAPS.glob("*.pcap") if not (CAPTURES / p.name).exists())
+
+
+@pytest.mark.parametrize("name,folder", ALL, ids=[n for n, _ in ALL])
+def test_truncated_copies_give_errors_never_exceptions(tmp_path, name, folder):
+    data = capture(name, folder).read_bytes()
     rng = random.Random(name)
-    cuts = sorted(set(rng.randrange(40, len(data) - 1) for _ in range(25)))
+    cuts = sorted(set(rng.randrange(40, len(data) - 1) for _ in range(10)))
     for cut in cuts:
-        reports = _dissect_copy(tmp_path, name, data[:cut])
+        reports = _dissect_copy(tmp_path, name, data[:cut], folder)
         problems = list(reports.warnings) + [e for r in reports for e in r.errors]
         assert problems, "cut at %d: nothing reported" % cut
         # Whatever was complete before the cut is still reported.
@@ -228,17 +282,16 @@ def test_truncated_copies_give_errors_never_exceptions(tmp_path, name):
             assert reports[0].messages[0] == "C:client_hello"
 
 
-@pytest.mark.parametrize("name", ["tls12_ecdhe_rsa_aes128sha_curl", "mutual_auth_rsa_openssl",
-                                  "tls12_rsa_aes128gcm_python", "tls13_aes128gcm_openssl"])
-def test_corrupted_copies_never_raise(tmp_path, name):
-    data = bytearray(capture(name).read_bytes())
+@pytest.mark.parametrize("name,folder", ALL, ids=[n for n, _ in ALL])
+def test_corrupted_copies_never_raise(tmp_path, name, folder):
+    data = bytearray(capture(name, folder).read_bytes())
     rng = random.Random(name)
-    for _ in range(30):
+    for _ in range(10):
         copy = bytearray(data)
         for _ in range(rng.choice((1, 3, 20))):
             pos = rng.randrange(24, len(copy))
             copy[pos] ^= 1 << rng.randrange(8)
-        _dissect_copy(tmp_path, name, bytes(copy))
+        _dissect_copy(tmp_path, name, bytes(copy), folder)
 
 
 def test_flipped_ciphertext_byte_is_reported(tmp_path):
@@ -313,7 +366,15 @@ def test_unknown_suite_is_an_error_entry(tmp_path):
 
 # -- pcaps/: extra captures recorded by pcaps/make_captures.py (OpenSSL peers) ----------
 
-PCAPS = pathlib.Path(__file__).resolve().parent.parent.parent / "pcaps"
+def app_data(client, server):
+    """The CONTRACT ``app_data`` of a connection that carried these plaintexts."""
+    return {"client_bytes": len(client), "client_sha256": hashlib.sha256(client).hexdigest(),
+            "server_bytes": len(server), "server_sha256": hashlib.sha256(server).hexdigest()}
+
+
+def reverse_lines(data):
+    """What ``openssl s_server -rev`` answers."""
+    return b"".join(line[::-1] + b"\n" for line in data.split(b"\n")[:-1])
 
 
 def dissect_pcap(name, keylog=True, server_key=False):
@@ -332,7 +393,8 @@ def test_tls13_hello_retry_request_and_key_update():
     assert "C:key_update" in m
     after = m[m.index("C:key_update"):]
     assert "C:application_data" in after      # decrypted with the updated secret
-    assert r.app_data["client_bytes"] == len(b"hello\nafter the key update\n")
+    sent = b"hello\nafter the key update\n"
+    assert r.app_data == app_data(sent, reverse_lines(sent))
     assert r.resumed is False and r.extended_master_secret is False
 
 
@@ -342,7 +404,7 @@ def test_tls13_resumption_flag():
     assert "S:certificate" in first.messages and "S:certificate" not in second.messages
     for r in (first, second):
         assert r.decrypted and r.errors == []
-        assert r.app_data["client_bytes"] == len(b"hello\n")
+        assert r.app_data == app_data(b"hello\n", b"olleh\n")
 
 
 @pytest.mark.parametrize("name,version", [("tls10_rsa_aes128sha_openssl", "TLS 1.0"),
@@ -352,19 +414,35 @@ def test_tls10_and_tls11_cbc(name, version):
     assert r.version == version and r.decrypted and r.errors == []
     assert r.messages[:2] == ["C:client_hello", "S:server_hello"]
     assert "C:alert:close_notify" in r.messages
-    assert r.app_data["client_bytes"] == len(b"hello over TLS 1.x\n")
+    sent = b"hello over %s\n" % version.encode()
+    assert r.app_data == app_data(sent, reverse_lines(sent))
 
 
 def test_tls10_rsa_with_the_server_key_alone():
     (r,) = dissect_pcap("tls10_rsa_aes128sha_openssl", keylog=False, server_key=True)
     assert r.decrypted and r.key_source == "server_key" and r.errors == []
+    (with_keylog,) = dissect_pcap("tls10_rsa_aes128sha_openssl")
+    assert r.to_dict() == with_keylog.to_dict()
 
 
-def test_tls13_extra_captures_without_keys():
-    for name in ("tls13_hrr_keyupdate_openssl", "tls13_resumption_openssl"):
-        for r in dissect_pcap(name, keylog=False):
-            assert not r.decrypted and r.errors == [] and r.app_data is None
-            assert r.version == "TLS 1.3"
+PCAPS_ONLY = sorted(p.stem for p in PCAPS.glob("*.pcap") if not (CAPTURES / p.name).exists())
+
+
+@pytest.mark.parametrize("name", PCAPS_ONLY)
+def test_extra_captures_without_keys(name):
+    """The key log absent: the same report as with it, but for what only keys reveal."""
+    keyed = [r.to_dict() for r in dissect_pcap(name)]
+    for r, want in zip(dissect_pcap(name, keylog=False), keyed):
+        got = r.to_dict()
+        assert not r.decrypted and r.errors == [] and "app_data" not in got
+        fields = PLAIN_FIELDS if want["version"] != "TLS 1.3" else [
+            f for f in PLAIN_FIELDS if f not in ("alpn", "client_auth")]  # encrypted in 1.3
+        assert_fields(got, want, fields)
+        if want["version"] != "TLS 1.3":
+            assert got["messages"] == undecrypted_messages(want["messages"])
+        else:
+            plain = want["messages"][:want["messages"].index("S:server_hello") + 1]
+            assert got["messages"][:len(plain)] == plain
 
 
 def test_a_lost_segment_is_reported_and_the_rest_still_dissected(tmp_path):
@@ -403,3 +481,39 @@ def test_connection_without_its_syn(tmp_path):
     (report,) = dissect_capture(path, keylog=optional(name, ".keylog"))
     assert_fields(report.to_dict(), truth(name)[0], FIELDS)
     assert report.errors == []
+
+
+def test_key_log_embedded_in_a_pcapng_is_used():
+    """editcap --inject-secrets: the pcapng carries its key log; no --keylog needed."""
+    path = CAPTURES.parent / "pcapng" / "editcap_dsb_tls12_rsa_aes128gcm_python.pcapng"
+    name = "tls12_rsa_aes128gcm_python"
+    for keylog in (None, str(CAPTURES / "ems_off_gnutls.keylog")):
+        (report,) = dissect_capture(path, keylog=keylog)
+        assert report.key_source == "keylog" and report.errors == []
+        assert_fields(report.to_dict(), truth(name)[0], FIELDS)
+    # A line of the given key log wins over the embedded one.
+    line = next(line.split() for line in (CAPTURES / (name + ".keylog")).open()
+                if line.startswith("CLIENT_RANDOM"))
+    wrong = Keylog.parse("CLIENT_RANDOM %s %s\n" % (line[1], "00" * 48))
+    (report,) = dissect_capture(path, keylog=wrong)
+    assert report.decrypted is False
+    assert any("bad_record_mac" in e for e in report.errors)
+
+
+def test_tls13_packets_are_the_tls13_message_layers():
+    layers = pytest.importorskip("scapy_tls_hs.layers")
+    (r,) = dissect_pcap("tls13_hrr_keyupdate_openssl")
+    inner = [(p.sent_by, type(p.payload.payload if p.type == 22 else p.payload).__name__)
+             for p in r.packets if p.type != 20]
+    assert inner == [
+        ("client", "TLSClientHello"), ("server", "TLSHelloRetryRequest"),
+        ("client", "TLSClientHello"), ("server", "TLSServerHello"),
+        ("server", "TLSEncryptedExtensions"), ("server", "TLS13Certificate"),
+        ("server", "TLSCertificateVerify"), ("server", "TLSFinished"),
+        ("client", "TLSFinished"), ("server", "TLS13NewSessionTicket"),
+        ("server", "TLS13NewSessionTicket"), ("client", "TLSApplicationData"),
+        ("server", "TLSApplicationData"), ("client", "TLSKeyUpdate"),
+        ("client", "TLSApplicationData"), ("client", "TLSAlert"),
+        ("server", "TLSApplicationData"), ("server", "TLSAlert")]
+    assert all(p.decrypted for p in r.packets[6:])
+    assert all(isinstance(p, layers.TLSRecord) for p in r.packets)

@@ -59,3 +59,43 @@ def test_progress_only_on_a_terminal_and_after_the_delay():
     assert len(p.render(50)) <= 40
     p.close()
     assert tty.getvalue().endswith("\r\x1b[K")
+
+
+def _captures():
+    pcaps = CAPTURES.parent.parent.parent / "pcaps"
+    return sorted(p for folder in (CAPTURES, pcaps) for p in folder.iterdir()
+                  if p.suffix in (".pcap", ".pcapng"))
+
+
+def test_every_capture_fits_80_columns_with_and_without_keys():
+    paths = _captures()
+    assert len(paths) >= 17 + 6
+    for path in paths:
+        keylog = path.with_suffix(".keylog")
+        for keys in (str(keylog), None):
+            reports = dissect_capture(path, keylog=keys)
+            text = render(reports, width=80)
+            lines = text.splitlines()
+            assert all(len(line) <= 80 for line in lines), (path.name, max(lines, key=len))
+            arrows = [line for line in lines if " C->S " in line or " C<-S " in line]
+            assert len(arrows) == sum(len(r.messages) for r in reports)
+
+
+def test_long_fact_lines_wrap_instead_of_overflowing():
+    class Report:
+        client, server = "[2001:db8::ffff:7f00:1]:40000", "[2001:db8::ffff:7f00:2]:24110"
+        version, cipher_suite = "TLS 1.2", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
+        resumed, session_id, extended_master_secret = True, "ab" * 32, True
+        sni, alpn, client_auth = "a-rather-long-host-name.example.test", "http/1.1", True
+        decrypted, key_source, app_data = False, "session", None
+        start_time, ladder = 0.0, [(0.5, "server", "encrypted_handshake", "x" * 90)]
+        errors = ["server->client: cannot decrypt the first handshake record (bad_record_mac): "
+                  "the earlier session's key does not fit"]
+    text = render([Report()], width=80)
+    assert all(len(line) <= 80 for line in text.splitlines())
+    Report.server = "[2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff]:24110"
+    text = render([Report()], width=80)
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert Report.client in text and Report.server in text   # wrapped, not cut
+    flat = " ".join(text.split())
+    assert "did not verify both Finished" in flat and "does not fit" in flat

@@ -292,6 +292,20 @@ def test_no_syn_client_found_by_client_hello():
     assert conn.stream("client") == CLIENT_HELLO and conn.stream("server") == SERVER_HELLO
 
 
+@pytest.mark.parametrize("syn", [False, True])
+def test_tls_found_after_the_first_segment_only_without_syn(syn):
+    """Caught mid-way, a stream may start inside a record; with its SYN seen, a stream
+    that does not start with a record header is not TLS."""
+    conv = Conv()
+    if syn:
+        conv.handshake()
+    conv.send("client", b"tail of an earlier record")
+    conv.send("client", b"\x17\x03\x03\x00\x03abc")
+    [conn] = run(conv.ether())
+    assert conn.looks_like_tls() is not syn
+    assert conn.looks_like_tls(ports=(4433,))
+
+
 def test_no_syn_first_payload_server_hello():
     conv = Conv(client=("10.0.0.9", 2000), server=("10.0.0.8", 50000))
     conv.send("server", SERVER_HELLO)
