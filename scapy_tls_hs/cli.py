@@ -9,6 +9,22 @@ import sys
 from .errors import TLSError
 
 
+def _width():
+    """The terminal's width for readable reports (80 when not a terminal), at most 120."""
+    import shutil
+    return min(shutil.get_terminal_size((80, 24)).columns, 120)
+
+
+def _output(text):
+    """Write a report to stdout; a reader that went away (``... | head``) is no error."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _unescape(text):
     """``--send 'GET / HTTP/1.1\\r\\n\\r\\n'``: honour the usual backslash escapes."""
     return text.encode("latin-1", "backslashreplace").decode("unicode_escape").encode("utf-8")
@@ -17,24 +33,17 @@ def _unescape(text):
 def cmd_dissect(args):
     """Reports on stdout (ladder or JSON Lines); capture-level warnings on stderr."""
     import json
-    import shutil
     from .capture.dissect import dissect_capture
     from .capture.progress import Progress
     reports = dissect_capture(args.capture, keylog=args.keylog, server_key=args.server_key,
                               ports=args.port, progress=Progress(sys.stderr))
     for warning in reports.warnings:
         print("scapy-tls-hs dissect: warning: %s" % warning, file=sys.stderr)
-    try:
-        if args.json:
-            sys.stdout.write("".join(json.dumps(r.to_dict()) + "\n" for r in reports))
-        else:
-            from .capture.ladder import render
-            width = min(shutil.get_terminal_size((80, 24)).columns, 120)
-            sys.stdout.write(render(reports, width=width))
-        sys.stdout.flush()
-    except BrokenPipeError:  # `dissect ... | head`: the reader left, nothing to report
-        import os
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if args.json:
+        _output("".join(json.dumps(r.to_dict()) + "\n" for r in reports))
+    else:
+        from .capture.ladder import render
+        _output(render(reports, width=_width()))
     if not reports:
         print("scapy-tls-hs dissect: no TLS connection found in %s" % args.capture,
               file=sys.stderr)
@@ -209,7 +218,6 @@ def cmd_replay(args):
     """Reports on stdout (side by side, or JSON Lines); exit status 1 when a replay got no
     TLS answer from the server (refused, reset, timed out: said on stderr)."""
     import json
-    import shutil
     from .replay import replay_capture
     from .replay.render import render
     host, port = _host_port(args.to)
@@ -220,12 +228,8 @@ def cmd_replay(args):
                              timeout=args.timeout, keylog_out=args.keylog_out)
     if not results:
         raise TLSError("no TLS connection to replay in %s" % args.capture)
-    if args.json:
-        sys.stdout.write("".join(json.dumps(r.to_dict()) + "\n" for r in results))
-    else:
-        width = min(shutil.get_terminal_size((80, 24)).columns, 120)
-        sys.stdout.write(render(results, width=width))
-    sys.stdout.flush()
+    _output("".join(json.dumps(r.to_dict()) + "\n" for r in results) if args.json
+            else render(results, width=_width()))
     unanswered = [r for r in results if r.result is not None and not r.reached]
     if unanswered:
         raise TLSError("no TLS answer from %s for #%s: %s" % (

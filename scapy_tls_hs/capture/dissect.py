@@ -74,6 +74,13 @@ class ConnectionReport:
         return out
 
     @property
+    def raw_records(self):
+        """``(time, direction, content_type, version, payload, decrypted)`` per record, in
+        wire order: ``payload`` is the plaintext when ``decrypted``, else the fragment as
+        it was sent (ciphertext after ChangeCipherSpec). What ``packets`` are built from."""
+        return self._records
+
+    @property
     def packets(self):
         """The connection's records as Scapy ``TLSRecord`` packets, in wire order.
 

@@ -7,6 +7,8 @@ pre-master); the server's RSA key decrypting the ClientKeyExchange (RFC 5246 sec
 same capture. TLS 1.3 (RFC 8446 section 7.1): the key log's traffic secrets, and
 ``traffic upd`` for KeyUpdate.
 """
+import hmac
+
 from ..crypto import prf as P
 from ..crypto.record import RecordProtection
 from ..errors import AlertError
@@ -171,7 +173,7 @@ class ObserverKeys:
             return None
         digest = self.transcript.digest(self.version, self.suite.prf_hash)
         want = P.verify_data(master, d.name, digest, self.version, self.suite.prf_hash)
-        return want == body
+        return hmac.compare_digest(want, bytes(body))
 
 
     # -- TLS 1.3 ---------------------------------------------------------------------------
@@ -250,7 +252,8 @@ class ObserverKeys:
             return None
         from ..crypto.tls13 import verify_data13
         digest = self.transcript.digest(TLS13, self.suite.prf_hash)
-        return verify_data13(d.hs_secret, digest, self.suite.prf_hash) == body
+        return hmac.compare_digest(verify_data13(d.hs_secret, digest, self.suite.prf_hash),
+                                   bytes(body))
 
     def _after_finished13(self, d):
         """RFC 8446 section 7.1: after its Finished a side sends with application keys."""

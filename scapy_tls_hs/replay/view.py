@@ -32,7 +32,7 @@ class Captured:
         items = []
         asm = {"client": HandshakeReassembler(), "server": HandshakeReassembler()}
         protected = set()       # directions past their ChangeCipherSpec
-        for _, direction, ct, _, payload, decrypted in report._records:
+        for _, direction, ct, _, payload, decrypted in report.raw_records:
             # Only what was in clear: what a live server encrypts stays hidden from the view
             # of the replay as well, so the two sides stay comparable.
             if decrypted or direction in protected:
