@@ -6,6 +6,8 @@ for the automata, and the automata do not pay for the capture reader.
 
 __version__ = "0.1.0"
 
+from .lazy import lazy_attributes  # noqa: E402
+
 _API = {
     "prf": ("crypto.prf", "prf"),
     "CipherSuite": ("crypto.suites", "CipherSuite"),
@@ -24,16 +26,7 @@ _API = {
 
 __all__ = sorted(_API) + ["scapy_ext"]
 
-
-def __getattr__(attr):
-    try:
-        module, name = _API[attr]
-    except KeyError:
-        raise AttributeError("module 'scapy_tls_hs' has no attribute %r" % attr) from None
-    import importlib
-    value = getattr(importlib.import_module("." + module, __name__), name)
-    globals()[attr] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _API)
 
 
 def scapy_ext(ext):

@@ -10,13 +10,12 @@ import time
 import pytest
 
 from scapy_tls_hs.cli import main
+from tests.contract import CLIENT_FIELDS
 from tests.peers.process import Peer
 from tests.peers.servers import openssl_server
 
 SEND = r"GET / HTTP/1.0\r\n\r\n"          # as typed on a command line: escapes honoured
-JSON_FIELDS = {"version", "cipher_suite", "session_id", "resumed", "sni", "alpn",
-               "client_auth", "messages", "extended_master_secret", "handshake_complete",
-               "received", "ticket", "errors"}
+JSON_FIELDS = CLIENT_FIELDS
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import threading
 import pytest
 
 from scapy_tls_hs.crypto.keylog import Keylog
+from tests.contract import CLIENT_FIELDS
 from tests.peers.servers import openssl_server
 from tests.replay.helpers import ROOT, capture, captured_identity
 
@@ -53,9 +54,7 @@ def test_json_lines_one_object_per_connection(server, tmp_path):
         assert obj["to"] == "127.0.0.1:%d" % server.port
         for key, value in want.items():         # the captured side is the dissect report
             assert obj["captured"][key] == value, key
-        for key in ("version", "cipher_suite", "session_id", "resumed", "sni", "alpn",
-                    "client_auth", "extended_master_secret", "messages",
-                    "handshake_complete", "received", "ticket", "errors"):
+        for key in CLIENT_FIELDS:
             assert key in obj["replayed"]
         assert obj["differences"] == []
     assert objs[1]["replayed"]["resumed"] and "Reused" in objs[1]["replayed"]["received"]

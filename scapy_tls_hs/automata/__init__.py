@@ -4,6 +4,7 @@
 ``TLSServerAutomaton(**options).run()``; ``TLSListener`` serves many clients. Imported lazily:
 loading one role does not load the other.
 """
+from ..lazy import lazy_attributes
 
 _LAZY = {
     "TLSClientAutomaton": "client",
@@ -14,13 +15,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(attr):
-    try:
-        module = _LAZY[attr]
-    except KeyError:
-        raise AttributeError("module %r has no attribute %r" % (__name__, attr)) from None
-    import importlib
-    value = getattr(importlib.import_module("." + module, __name__), attr)
-    globals()[attr] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -34,13 +34,13 @@ import socket
 import threading
 import time
 
-from scapy.automaton import ATMT, Automaton, Timer, _TimerList
+from scapy.automaton import ATMT, Automaton
 from scapy.plist import PacketList
 
 from ..codec.records import MAX_RECORD_LENGTH
 from ..errors import AlertError, TLSError
 from .client_result import ClientResult
-from .server import Chunk, TCPStream
+from .stream import ConnectionIO, TCPStream, append_keylog, own_timers
 
 __all__ = ["TLSClientAutomaton", "ClientResult", "client_config"]
 
@@ -63,9 +63,6 @@ _WAIT_FOR["CLOSED"] = "CLOSED"
 _CORE_DONE = "CONNECTED"                    # the core's "handshake done" state
 _HANDSHAKE_DONE, _ANSWERING, _CLOSING = "APP_DATA", "RECEIVING", "CLOSING"
 _AFTER_HANDSHAKE = frozenset((_HANDSHAKE_DONE, _ANSWERING, _CLOSING))
-
-_keylog_lock = threading.Lock()
-
 
 def _is_ip(host):
     try:
@@ -114,23 +111,7 @@ def client_config(server=None, *, version=None, versions=None, ciphers=None, sni
     return ClientConfig(**kwargs)
 
 
-def _own_timers(class_timeouts):
-    """Scapy keeps ``Timer`` objects on the class; each instance needs its own values (and
-    instances may run in parallel threads). A plain attribute copy: ``copy.copy`` costs
-    more than the whole rest of setting an automaton up."""
-    own = {}
-    new = object.__new__
-    for state, timers in class_timeouts.items():
-        copied = _TimerList()
-        for t in timers.timers:
-            clone = new(Timer)
-            clone.__dict__.update(t.__dict__)
-            copied.timers.append(clone)
-        own[state] = copied
-    return own
-
-
-class TLSClientAutomaton(Automaton):
+class TLSClientAutomaton(ConnectionIO, Automaton):
     """``TLSClientAutomaton("127.0.0.1", 4433, data=b"GET / HTTP/1.0\\r\\n\\r\\n").run()``
     connects, runs the handshake, sends ``data``, collects the answer, closes, and returns a
     ``ClientResult``.
@@ -150,7 +131,7 @@ class TLSClientAutomaton(Automaton):
     """
 
     def __init__(self, server=None, dport=443, **options):
-        self.timeout = _own_timers(type(self).timeout)
+        self.timeout = own_timers(type(self).timeout)
         stream = TCPStream(None, timeout=options.get("timeout") or 10.0)
         # Scapy's Automaton takes ``sock`` (our stream) and ``session`` (a Scapy session)
         # for itself: the user's connected socket and TLS session travel under other names.
@@ -260,28 +241,6 @@ class TLSClientAutomaton(Automaton):
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _error(self, text):
-        if text not in self.errors:
-            self.errors.append(text)
-
-    def _flush(self):
-        """Send whatever the connection queued (flight, alert, data, close_notify)."""
-        data = self.conn.data_to_send()
-        if data:
-            try:
-                self.send(Chunk(data))
-            except OSError as exc:
-                self._error("send failed: %s" % (exc.strerror or exc))
-                raise self.ERROR()
-
-    def _flush_quietly(self):
-        try:
-            data = self.conn.data_to_send()
-            if data:
-                self.send(Chunk(data))
-        except Exception:
-            pass
-
     def _feed(self, chunk):
         """Hand the bytes to the core, send its answer, keep the data and alerts it reports.
         A protocol error ends in ERROR once the queued alert is out."""
@@ -366,13 +325,7 @@ class TLSClientAutomaton(Automaton):
         if line is None:
             return
         self.keylog_written = True
-        with _keylog_lock:
-            if hasattr(self.keylog, "write"):
-                self.keylog.write(line + "\n")
-                self.keylog.flush()
-            else:
-                with open(self.keylog, "a", encoding="ascii") as f:
-                    f.write(line + "\n")
+        append_keylog(self.keylog, line)
 
     def result(self):
         elapsed = None if self.started_at is None else time.monotonic() - self.started_at

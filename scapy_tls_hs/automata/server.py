@@ -21,140 +21,17 @@ States::
     CLOSING  --(client's close_notify, EOF or a short linger timeout)-->  CLOSED
     WAIT/APP_DATA  --(alert, bad bytes, handshake timeout, EOF in the handshake)-->  ERROR
 """
-import copy
-import select
 import socket
-import threading
-import time
 
-from scapy.automaton import ATMT, Automaton, _TimerList
-from scapy.supersocket import SuperSocket
+from scapy.automaton import ATMT, Automaton
 
 from ..errors import AlertError, TLSError
 from ..registry import VERSIONS
+from .stream import LINGER_SECONDS, ConnectionIO, TCPStream, append_keylog, own_timers
 
 __all__ = ["TLSServerAutomaton", "TCPStream", "server_config", "http_response"]
 
-# A closing server waits this long for the client's close_notify (or FIN) before closing, so
-# unread client bytes never turn the close into a RST that would destroy our last records.
-LINGER_SECONDS = 1.0
-RECV_SIZE = 65536
 MAX_REPORTED = 1 << 20          # keep at most 1 MiB of what the client sent for the report
-
-
-class Chunk(bytes):
-    """Bytes read from the TCP stream, as Scapy's automaton wants a ``summary()``."""
-
-    __slots__ = ()
-
-    def summary(self):
-        return "TCP data (%d bytes)" % len(self)
-
-    def copy(self):
-        return self
-
-
-class TCPStream(SuperSocket):
-    """A connected TCP socket as a Scapy ``SuperSocket``: ``recv()`` returns the next chunk of
-    the byte stream, never blocking (the automaton only reads after ``select`` said so) and
-    raising ``EOFError`` when the peer closed or reset the connection."""
-
-    desc = "TCP byte stream"
-
-    def __init__(self, sock=None, timeout=10.0):
-        self.ins = self.outs = sock
-        self.timeout = timeout
-        self.peer = None
-        self.local = None
-        if sock is not None:
-            self.attach(sock)
-
-    def attach(self, sock):
-        self.ins = self.outs = sock
-        # A send that cannot progress (client not reading) fails after ``timeout``.
-        sock.settimeout(self.timeout)
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
-        try:
-            self.peer = "%s:%d" % sock.getpeername()[:2]
-            self.local = "%s:%d" % sock.getsockname()[:2]
-        except (OSError, TypeError):      # not an IP socket (a socketpair in tests)
-            pass
-
-    def recv(self, x=RECV_SIZE, **kwargs):
-        try:
-            data = self.ins.recv(x)
-        except OSError:                   # reset, or a timeout set by attach()
-            raise EOFError("connection reset") from None
-        if not data:
-            raise EOFError("connection closed")
-        return Chunk(data)
-
-    def send(self, data):
-        data = bytes(data)
-        if data:
-            self.outs.sendall(data)
-        return len(data)
-
-    def fileno(self):
-        return self.ins.fileno()
-
-    def shutdown_write(self):
-        try:
-            self.ins.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-
-    def linger(self, seconds=LINGER_SECONDS):
-        """Half-close, then read (and drop) until the peer closes or ``seconds`` pass."""
-        sock = self.ins
-        if sock is None or self.closed:
-            return
-        try:
-            sock.shutdown(socket.SHUT_WR)
-            deadline = time.monotonic() + seconds
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0 or not _poll_in(sock, left):
-                    return
-                if not sock.recv(RECV_SIZE):
-                    return
-        except OSError:
-            return
-
-    def close(self):
-        if self.closed:
-            return
-        self.closed = True
-        if self.ins is not None:
-            try:
-                self.ins.close()
-            except OSError:
-                pass
-
-    @staticmethod
-    def select(sockets, remain=None):
-        """Like Scapy's, but with ``poll`` so descriptors above 1024 work too."""
-        poller = select.poll()
-        by_fd = {}
-        for s in sockets:
-            fd = s.fileno()
-            by_fd[fd] = s
-            poller.register(fd, select.POLLIN)
-        ms = None if remain is None else max(0, int(remain * 1000))
-        try:
-            ready = poller.poll(ms)
-        except InterruptedError:
-            return []
-        return [by_fd[fd] for fd, _ in ready if fd in by_fd]
-
-
-def _poll_in(sock, seconds):
-    poller = select.poll()
-    poller.register(sock.fileno(), select.POLLIN)
-    return bool(poller.poll(int(seconds * 1000)))
 
 
 def _version_range(version):
@@ -213,25 +90,11 @@ def _request_complete(data):
     return not looks_http
 
 
-_keylog_lock = threading.Lock()
-
-
 def _text(value):
     return value.decode("ascii", "replace") if isinstance(value, bytes) else value
 
 
-def _own_timers(class_timeouts):
-    """Scapy keeps ``Timer`` objects on the class; concurrent instances must not share them."""
-    own = {}
-    for state, timers in class_timeouts.items():
-        copied = _TimerList()
-        for t in timers:
-            copied.add_timer(copy.copy(t))
-        own[state] = copied
-    return own
-
-
-class TLSServerAutomaton(Automaton):
+class TLSServerAutomaton(ConnectionIO, Automaton):
     """Serve one TLS client: ``TLSServerAutomaton(cert=..., key=...).run()`` accepts one TCP
     connection on ``host:port`` (or serves ``sock`` when given, as the listener does) and
     returns its report (the ``client --json`` fields, ``received`` being what the client
@@ -244,7 +107,7 @@ class TLSServerAutomaton(Automaton):
     """
 
     def __init__(self, sock=None, *, inline=False, **options):
-        self.timeout = _own_timers(type(self).timeout)
+        self.timeout = own_timers(type(self).timeout)
         self._inline = inline
         stream = sock if isinstance(sock, TCPStream) else TCPStream(
             sock, timeout=options.get("timeout") or 10.0)
@@ -310,20 +173,6 @@ class TLSServerAutomaton(Automaton):
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _flush(self):
-        """Send whatever the connection queued (handshake flight, alert, data)."""
-        data = self.conn.data_to_send()
-        if data:
-            try:
-                self.send(Chunk(data))
-            except OSError as exc:
-                self._error("send failed: %s" % exc)
-                raise self.ERROR()
-
-    def _error(self, text):
-        if text not in self.errors:
-            self.errors.append(text)
-
     def _feed(self, chunk):
         """Hand the bytes to the core, send its answer, return the events. A protocol error
         ends in ERROR after the queued alert went out."""
@@ -364,14 +213,6 @@ class TLSServerAutomaton(Automaton):
             raise self.CLOSED()
         return events
 
-    def _flush_quietly(self):
-        try:
-            data = self.conn.data_to_send()
-            if data:
-                self.send(Chunk(data))
-        except Exception:
-            pass
-
     def _close_tls(self):
         try:
             self.conn.close()
@@ -405,8 +246,7 @@ class TLSServerAutomaton(Automaton):
         line = self.conn.keylog_line() if self.keylog else None
         if line:
             try:
-                with _keylog_lock, open(self.keylog, "a") as f:
-                    f.write(line + "\n")
+                append_keylog(self.keylog, line)
             except OSError as exc:
                 self._error("cannot write the key log: %s" % exc)
 

@@ -26,6 +26,7 @@ issued one), ``client_random`` / ``master_secret`` / ``keylog_line()`` (NSS key 
 ``error`` (the AlertError that closed it), ``peer_closed``, ``closed``. ``tamper`` may be set to
 ``f(msg_type, body) -> new body or None`` to change outgoing handshake messages.
 """
+from ..lazy import lazy_attributes
 from .events import (Alert, ApplicationData, ChangeCipherSpec, Event, HandshakeComplete,
                      HandshakeMessage, Undecryptable)
 
@@ -42,13 +43,4 @@ _LAZY = {
 __all__ = ["Alert", "ApplicationData", "ChangeCipherSpec", "Event", "HandshakeComplete",
            "HandshakeMessage", "Undecryptable"] + sorted(_LAZY)
 
-
-def __getattr__(attr):
-    try:
-        module = _LAZY[attr]
-    except KeyError:
-        raise AttributeError("module %r has no attribute %r" % (__name__, attr)) from None
-    import importlib
-    value = getattr(importlib.import_module("." + module, __name__), attr)
-    globals()[attr] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -9,11 +9,10 @@ import threading
 import pytest
 
 from scapy_tls_hs.automata.client import ClientResult, TLSClientAutomaton
+from tests.contract import CLIENT_FIELDS
 from tests.peers.servers import HTTP_GET, openssl_server
 
-CONTRACT_FIELDS = {"version", "cipher_suite", "session_id", "resumed", "sni", "alpn",
-                   "client_auth", "messages", "extended_master_secret", "handshake_complete",
-                   "received", "ticket", "errors"}
+CONTRACT_FIELDS = CLIENT_FIELDS
 
 
 @pytest.fixture(scope="module")

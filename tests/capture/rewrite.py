@@ -11,13 +11,13 @@ from pathlib import Path
 
 from scapy_tls_hs.capture.pcapfile import read_packets
 from scapy_tls_hs.capture.streams import decode_packet
+from tests.contract import DISSECT_FIELDS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CAPTURES = ROOT / "tests" / "data" / "captures"
 PCAPS = ROOT / "pcaps"
 # What ``check_captures.py`` compares (every CONTRACT field but ``errors``).
-FIELDS = ["client", "server", "version", "cipher_suite", "session_id", "resumed", "sni",
-          "alpn", "client_auth", "extended_master_secret", "messages", "decrypted", "app_data"]
+FIELDS = DISSECT_FIELDS
 V6_PREFIX = bytes.fromhex("20010db8000000000000ffff")  # 2001:db8::ffff:a.b.c.d
 
 SYN, RST, FIN = 0x02, 0x04, 0x01

@@ -15,13 +15,13 @@ from scapy_tls_hs.capture.dissect import dissect_capture
 from scapy_tls_hs.capture.ladder import render
 from scapy_tls_hs.crypto.keylog import Keylog
 from scapy_tls_hs.errors import CaptureError
+from tests.contract import DISSECT_FIELDS
 
 CAPTURES = pathlib.Path(__file__).resolve().parent.parent / "data" / "captures"
 NAMES = sorted(p.name[:-len(".truth.jsonl")] for p in CAPTURES.glob("*.truth.jsonl"))
 PCAPS = pathlib.Path(__file__).resolve().parent.parent.parent / "pcaps"
 RSA_NAMES = [n for n in NAMES if (CAPTURES / (n + ".server.key")).exists()]
-FIELDS = ["client", "server", "version", "cipher_suite", "session_id", "resumed", "sni",
-          "alpn", "client_auth", "extended_master_secret", "messages", "decrypted", "app_data"]
+FIELDS = DISSECT_FIELDS
 # Fields that do not depend on decryption (TLS 1.2: everything before ChangeCipherSpec is
 # plaintext; ``messages`` is checked separately).
 PLAIN_FIELDS = ["client", "server", "version", "cipher_suite", "session_id", "resumed",

@@ -1,0 +1,193 @@
+"""What the client and server automata share: the TCP byte stream as a Scapy
+``SuperSocket``, per-instance timers, the key log writer, and the way queued bytes leave.
+
+An automaton that mixes in ``ConnectionIO`` has ``self.conn`` (a sans-IO connection),
+``self.errors`` (a list) and Scapy's ``send``; a send that fails is an error that ends the
+automaton in its ERROR state.
+"""
+import select
+import socket
+import threading
+import time
+
+from scapy.automaton import Timer, _TimerList
+from scapy.supersocket import SuperSocket
+
+__all__ = ["Chunk", "TCPStream", "ConnectionIO", "own_timers", "poll_in", "append_keylog"]
+
+# A closing server waits this long for the client's close_notify (or FIN) before closing, so
+# unread client bytes never turn the close into a RST that would destroy our last records.
+LINGER_SECONDS = 1.0
+RECV_SIZE = 65536
+
+# One lock for every automaton of the process: clients and servers may share a key log.
+_keylog_lock = threading.Lock()
+
+
+class Chunk(bytes):
+    """Bytes read from the TCP stream, as Scapy's automaton wants a ``summary()``."""
+
+    __slots__ = ()
+
+    def summary(self):
+        return "TCP data (%d bytes)" % len(self)
+
+    def copy(self):
+        return self
+
+
+class TCPStream(SuperSocket):
+    """A connected TCP socket as a Scapy ``SuperSocket``: ``recv()`` returns the next chunk of
+    the byte stream, never blocking (the automaton only reads after ``select`` said so) and
+    raising ``EOFError`` when the peer closed or reset the connection."""
+
+    desc = "TCP byte stream"
+
+    def __init__(self, sock=None, timeout=10.0):
+        self.ins = self.outs = sock
+        self.timeout = timeout
+        self.peer = None
+        self.local = None
+        if sock is not None:
+            self.attach(sock)
+
+    def attach(self, sock):
+        self.ins = self.outs = sock
+        # A send that cannot progress (client not reading) fails after ``timeout``.
+        sock.settimeout(self.timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        try:
+            self.peer = "%s:%d" % sock.getpeername()[:2]
+            self.local = "%s:%d" % sock.getsockname()[:2]
+        except (OSError, TypeError):      # not an IP socket (a socketpair in tests)
+            pass
+
+    def recv(self, x=RECV_SIZE, **kwargs):
+        try:
+            data = self.ins.recv(x)
+        except OSError:                   # reset, or a timeout set by attach()
+            raise EOFError("connection reset") from None
+        if not data:
+            raise EOFError("connection closed")
+        return Chunk(data)
+
+    def send(self, data):
+        data = bytes(data)
+        if data:
+            self.outs.sendall(data)
+        return len(data)
+
+    def fileno(self):
+        return self.ins.fileno()
+
+    def shutdown_write(self):
+        try:
+            self.ins.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def linger(self, seconds=LINGER_SECONDS):
+        """Half-close, then read (and drop) until the peer closes or ``seconds`` pass."""
+        sock = self.ins
+        if sock is None or self.closed:
+            return
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + seconds
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not poll_in(sock, left):
+                    return
+                if not sock.recv(RECV_SIZE):
+                    return
+        except OSError:
+            return
+
+    def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        if self.ins is not None:
+            try:
+                self.ins.close()
+            except OSError:
+                pass
+
+    @staticmethod
+    def select(sockets, remain=None):
+        """Like Scapy's, but with ``poll`` so descriptors above 1024 work too."""
+        poller = select.poll()
+        by_fd = {}
+        for s in sockets:
+            fd = s.fileno()
+            by_fd[fd] = s
+            poller.register(fd, select.POLLIN)
+        ms = None if remain is None else max(0, int(remain * 1000))
+        try:
+            ready = poller.poll(ms)
+        except InterruptedError:
+            return []
+        return [by_fd[fd] for fd, _ in ready if fd in by_fd]
+
+
+def poll_in(sock, seconds):
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return bool(poller.poll(int(seconds * 1000)))
+
+
+def own_timers(class_timeouts):
+    """Scapy keeps ``Timer`` objects on the class; each instance needs its own values (and
+    instances may run in parallel threads). A plain attribute copy: ``copy.copy`` costs
+    more than the whole rest of setting an automaton up."""
+    own = {}
+    new = object.__new__
+    for state, timers in class_timeouts.items():
+        copied = _TimerList()
+        for t in timers.timers:
+            clone = new(Timer)
+            clone.__dict__.update(t.__dict__)
+            copied.timers.append(clone)
+        own[state] = copied
+    return own
+
+
+def append_keylog(target, line):
+    """Append one NSS key log line to ``target`` (a path, or an open text file)."""
+    with _keylog_lock:
+        if hasattr(target, "write"):
+            target.write(line + "\n")
+            target.flush()
+        else:
+            with open(target, "a", encoding="ascii") as f:
+                f.write(line + "\n")
+
+
+class ConnectionIO:
+    """Error list and output of an automaton driving ``self.conn``."""
+
+    def _error(self, text):
+        if text not in self.errors:
+            self.errors.append(text)
+
+    def _flush(self):
+        """Send whatever the connection queued (flight, alert, data, close_notify)."""
+        data = self.conn.data_to_send()
+        if data:
+            try:
+                self.send(Chunk(data))
+            except OSError as exc:
+                self._error("send failed: %s" % (exc.strerror or exc))
+                raise self.ERROR()
+
+    def _flush_quietly(self):
+        """The same when the peer may be gone already: nothing sent is no failure."""
+        try:
+            data = self.conn.data_to_send()
+            if data:
+                self.send(Chunk(data))
+        except Exception:
+            pass
