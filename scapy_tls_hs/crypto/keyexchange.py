@@ -9,8 +9,10 @@
 - ECDHE (RFC 8422 section 5.10, RFC 7748): x25519/x448 raw keys, NIST curves as uncompressed
   points; the shared secret is the x coordinate.
 """
+import contextlib
 import hmac
 import os
+import warnings
 
 from cryptography.hazmat.primitives.asymmetric import dh, ec, padding, x448, x25519
 
@@ -132,6 +134,16 @@ class EphemeralKey:
 
 # -- finite-field DHE -----------------------------------------------------------------------
 
+@contextlib.contextmanager
+def _ffdh():
+    """cryptography 50 marks finite-field DH deprecated. TLS 1.2 DHE suites are still what
+    real peers negotiate (and what captures hold), so the package keeps running them while
+    cryptography has them, without a warning on every handshake of a CLI user."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Diffie-Hellman over finite fields")
+        yield
+
+
 class DHEKey:
     """An ephemeral finite-field DH key for the group ``(p, g)``."""
 
@@ -149,8 +161,9 @@ class DHEKey:
         if p < 3 or not 1 < g < p - 1 or p.bit_length() > MAX_DH_BITS:
             raise AlertError("illegal_parameter", "bad DH group")
         try:
-            params = dh.DHParameterNumbers(p, g).parameters()
-            return cls(p, g, params.generate_private_key())
+            with _ffdh():
+                params = dh.DHParameterNumbers(p, g).parameters()
+                return cls(p, g, params.generate_private_key())
         except ValueError as e:
             alert = "insufficient_security" if "at least" in str(e) else "illegal_parameter"
             raise AlertError(alert, "DH group rejected: %s" % e) from None
@@ -167,8 +180,9 @@ class DHEKey:
         if not 1 < y < self.p - 1:
             raise AlertError("illegal_parameter", "DH public value out of range")
         try:
-            pub = dh.DHPublicNumbers(y, self._numbers).public_key()
-            shared = self._private.exchange(pub)
+            with _ffdh():
+                pub = dh.DHPublicNumbers(y, self._numbers).public_key()
+                shared = self._private.exchange(pub)
         except ValueError as e:
             raise AlertError("illegal_parameter", "bad DH public value: %s" % e) from None
         return shared.lstrip(b"\x00")
