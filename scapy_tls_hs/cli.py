@@ -230,6 +230,8 @@ def cmd_replay(args):
         raise TLSError("no TLS connection to replay in %s" % args.capture)
     _output("".join(json.dumps(r.to_dict()) + "\n" for r in results) if args.json
             else render(results, width=_width()))
+    if all(r.result is None for r in results):
+        raise TLSError("no ClientHello to replay in %s: %s" % (args.capture, results[0].notes[0]))
     unanswered = [r for r in results if r.result is not None and not r.reached]
     if unanswered:
         raise TLSError("no TLS answer from %s for #%s: %s" % (

@@ -176,3 +176,20 @@ def test_bad_arguments_one_line(args, says):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert says in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_capture_without_a_client_hello(tmp_path):
+    """A capture that starts after the ClientHello: reported, nothing sent, exit status 1."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.utils import wrpcap
+    from scapy_tls_hs.codec.records import encode_record
+    alert = encode_record(21, 0x0303, b"\x02\x28")
+    pcap = tmp_path / "late.pcap"
+    wrpcap(str(pcap), [IP(src="10.0.0.2", dst="10.0.0.1") /
+                       TCP(sport=443, dport=40000, flags="PA", seq=7, ack=9) / alert])
+    proc = run(str(pcap), "--to", "127.0.0.1:1", "--json")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "no ClientHello to replay" in proc.stderr
+    (obj,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert obj["replayed"] is None and obj["captured"]["messages"] == ["S:alert:handshake_failure"]
+    assert obj["notes"] == ["no ClientHello in clear in the capture"]
