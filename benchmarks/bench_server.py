@@ -16,7 +16,6 @@ cProfile and prints where its time goes.
     python benchmarks/bench_server.py [--seconds 5] [--clients 1] [--servers ours,python,scapy]
 """
 import argparse
-import datetime
 import multiprocessing
 import os
 import socket
@@ -29,35 +28,14 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from common import client_context, free_port, make_identity  # noqa: E402
 REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
 DEFAULT_CIPHER = "ECDHE-RSA-AES128-GCM-SHA256"
 
 
 # -- certificate ---------------------------------------------------------------------------
-
-def make_cert(directory):
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
-    with open(cert_path, "wb") as f:
-        f.write(cert.public_bytes(serialization.Encoding.PEM))
-    with open(key_path, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM,
-                                  serialization.PrivateFormat.TraditionalOpenSSL,
-                                  serialization.NoEncryption()))
-    return cert_path, key_path
-
 
 # -- servers (each runs in its own process) ------------------------------------------------
 
@@ -118,22 +96,7 @@ def wait_port(port, proc, timeout=20.0):
     raise TimeoutError("server did not listen on %d" % port)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # -- the client loop -----------------------------------------------------------------------
-
-def client_context(cipher):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_ciphers(cipher)
-    return ctx
-
 
 def one_handshake(port, ctx, session=None):
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
@@ -288,7 +251,7 @@ def main(argv=None):
         return serve_scapy(int(args.serve_scapy[0]), *args.serve_scapy[1:])
 
     with tempfile.TemporaryDirectory() as d:
-        cert, key = make_cert(d)
+        cert, key = make_identity(d)
         if args.profile:
             return profile_ours(cert, key, args.profile, args.cipher, args.resume)
         print("TLS 1.2 %s, RSA 2048, %s handshakes, %d client loop(s), %.0fs per server, "

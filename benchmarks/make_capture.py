@@ -24,6 +24,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from common import client_context, free_port  # noqa: E402
 OUT = os.path.join(HERE, "out")
 SUITE = "ECDHE-RSA-AES128-GCM-SHA256"
 
@@ -34,12 +37,6 @@ def request_size(i):
 
 def response_size(i):
     return 400 + 211 * i
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(port, cert, key, messages):
@@ -73,12 +70,7 @@ def serve(port, cert, key, messages):
 
 
 def run_client(port, keylog, messages):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_ciphers(SUITE)
-    ctx.keylog_filename = keylog
+    ctx = client_context(SUITE, keylog)
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
         with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
             for i in range(messages):
