@@ -135,19 +135,8 @@ class TLSRecord(TLSPacket):
         if self._no_chain:
             object.__setattr__(self, "_rest", rest)
             return
-        # Following records are dissected in a loop, not by recursion, so a long stream
-        # does not exhaust the stack.
-        last, count = self, 1
-        while rest:
-            if len(rest) < 5:
-                nxt, rest = TLSMalformed(rest, _internal=1), b""
-            elif count >= MAX_CHAIN:
-                nxt, rest = TLSUndissected(rest, _internal=1), b""
-            else:
-                nxt = TLSRecord(rest, _internal=1, ctx=self.tls_ctx, _no_chain=True)
-                rest = nxt._rest
-            last.add_payload(nxt)
-            last, count = nxt, count + 1
+        _chain(self, rest, 5, lambda data: TLSRecord(data, _internal=1, ctx=self.tls_ctx,
+                                                     _no_chain=True))
 
     def _dissect_one(self, s):
         object.__setattr__(self, "_dissecting", True)
@@ -235,6 +224,24 @@ class TLSRecord(TLSPacket):
         return pkt
 
 
+def _chain(first, rest, header_len, make):
+    """Dissect the units that follow ``first`` in ``rest`` (records, or handshake messages
+    in one record) as its payload chain: in a loop, not by recursion, so a long stream does
+    not exhaust the stack; at most ``MAX_CHAIN`` units, a short tail is ``TLSMalformed``.
+    ``make(data)`` dissects one unit and leaves what follows it in ``._rest``."""
+    last, count = first, 1
+    while rest:
+        if len(rest) < header_len:
+            nxt, rest = TLSMalformed(rest, _internal=1), b""
+        elif count >= MAX_CHAIN:
+            nxt, rest = TLSUndissected(rest, _internal=1), b""
+        else:
+            nxt = make(rest)
+            rest = nxt._rest
+        last.add_payload(nxt)
+        last, count = nxt, count + 1
+
+
 def looks_like_record(data, i=0):
     """A plausible record header at ``data[i:]``: known type, major version 3, sane length."""
     return (20 <= data[i] <= 24 and data[i + 1] == 3 and data[i + 2] <= 4
@@ -259,18 +266,8 @@ class TLSHandshake(TLSPacket):
         return cls
 
     def dissect(self, s):
-        rest = self._dissect_one(s)
-        last, count = self, 1
-        while rest:
-            if len(rest) < 4:
-                nxt, rest = TLSMalformed(rest, _internal=1), b""
-            elif count >= MAX_CHAIN:
-                nxt, rest = TLSUndissected(rest, _internal=1), b""
-            else:
-                nxt = TLSHandshake(rest, _internal=1, ctx=self.tls_ctx, _one=True)
-                rest = nxt._rest
-            last.add_payload(nxt)
-            last, count = nxt, count + 1
+        _chain(self, self._dissect_one(s), 4,
+               lambda data: TLSHandshake(data, _internal=1, ctx=self.tls_ctx, _one=True))
 
     def __init__(self, _pkt=b"", *args, _one=False, **kargs):
         object.__setattr__(self, "_one", _one)
