@@ -57,10 +57,12 @@ class TLSCertificate(TLSPacket):
                    PacketListField("certs", [], TLSCertificateEntry,
                                    length_from=lambda p: p.certs_len, max_count=MAX_ITEMS)]
 
+    entry_class = TLSCertificateEntry
+
     def _craft_defaults(self, kargs):
         certs = kargs.get("certs")
         if certs is not None:
-            kargs["certs"] = [TLSCertificateEntry(cert=c) if isinstance(c, bytes) else c
+            kargs["certs"] = [self.entry_class(cert=c) if isinstance(c, bytes) else c
                               for c in certs]
 
     def mysummary(self):

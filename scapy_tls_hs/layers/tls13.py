@@ -8,7 +8,7 @@ from scapy.fields import FieldLenField, IntField, PacketListField, StrLenField
 
 from .extensions import ExtensionsField
 from .fields import MAX_ITEMS, FieldLen24, TLSByteEnumField, TLSPacket
-from .handshake import CertificateBytesField
+from .handshake import TLSCertificate, TLSCertificateEntry
 from .hello import handshake_message
 
 
@@ -35,18 +35,13 @@ class TLSKeyUpdate(TLSPacket):
                                     {0: "update_not_requested", 1: "update_requested"})]
 
 
-class TLS13CertificateEntry(TLSPacket):
+class TLS13CertificateEntry(TLSCertificateEntry):
     name = "TLS 1.3 CertificateEntry"
-    fields_desc = [FieldLen24("cert_len", None, length_of="cert"),
-                   CertificateBytesField("cert", b"", length_from=lambda p: p.cert_len),
-                   FieldLenField("ext_len", None, length_of="ext"),
-                   ExtensionsField("ext", "ext_len")]
+    fields_desc = TLSCertificateEntry.fields_desc + [
+        FieldLenField("ext_len", None, length_of="ext"), ExtensionsField("ext", "ext_len")]
 
     def _craft_defaults(self, kargs):
         kargs.setdefault("ext", [])
-
-    def extract_padding(self, s):
-        return b"", s
 
 
 class TLS13Certificate(TLSPacket):
@@ -61,11 +56,8 @@ class TLS13Certificate(TLSPacket):
                    PacketListField("certs", [], TLS13CertificateEntry,
                                    length_from=lambda p: p.certs_len, max_count=MAX_ITEMS)]
 
-    def _craft_defaults(self, kargs):
-        certs = kargs.get("certs")
-        if certs is not None:
-            kargs["certs"] = [TLS13CertificateEntry(cert=c) if isinstance(c, bytes) else c
-                              for c in certs]
+    entry_class = TLS13CertificateEntry
+    _craft_defaults = TLSCertificate._craft_defaults
 
     def mysummary(self):
         return "Certificate (TLS 1.3, %d)" % len(self.certs or [])
