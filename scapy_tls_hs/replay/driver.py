@@ -1,7 +1,7 @@
 """Run the replays: one client automaton per captured connection, sessions carried over
 for ``resume``."""
 from ..codec import extensions as X
-from ..errors import DecodeError, TLSError
+from ..errors import TLSError
 from .compare import ReplayResult
 from .hello import rebuild_client_hello
 from .view import read_captured
@@ -48,9 +48,9 @@ def replay_capture(path, host, port, keylog=None, sni=None, only=(), resume=Fals
         session = _session_to_offer(cap, conns[:n], sessions, resume, notes)
         hello, session, rebuild_notes = rebuild_client_hello(cap.hello, sni=sni, session=session)
         notes += rebuild_notes
-        name_sent = sni if sni is not None else _hello_sni(cap.hello)
-        config = client_config(None, versions=_versions_offered(cap.hello), sni=name_sent,
-                               session=session, client_hello=hello)
+        # The hello is sent as it is: the client connection reads what it offered (versions,
+        # server_name, groups ...) from the hello itself.
+        config = client_config(None, session=session, client_hello=hello)
         result = TLSClientAutomaton(host, port, config=config, data=data, timeout=timeout,
                                     keylog=keylog_out).run()
         if result.handshake_complete and result.session is not None:
@@ -76,19 +76,3 @@ def _session_to_offer(cap, earlier, sessions, resume, notes):
                      "handshake is offered" % prev.number)
     return session
 
-
-def _hello_sni(hello):
-    ext = X.find_ext(hello.extensions or [], X.EXT_SERVER_NAME)
-    if ext is None:
-        return None
-    try:
-        return X.parse_server_name(ext.data)
-    except DecodeError:
-        return None
-
-
-def _versions_offered(hello):
-    """The versions the client may accept: what the captured hello allows, within what the
-    client connection runs (TLS 1.0-1.2; a TLS 1.3 answer is reported, not completed)."""
-    top = min(hello.version, 0x0303)
-    return tuple(v for v in (0x0301, 0x0302, 0x0303) if v <= top) or (0x0301,)
