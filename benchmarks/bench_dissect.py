@@ -16,11 +16,18 @@ streams, counted once here by walking record headers) divided by that tool's wal
 each tool's own count and decryption check are shown next to it so a tool that skipped
 work is visible. Results go to stdout and to benchmarks/out/bench_result.json.
 
+``--tree DIR`` runs the ``scapy_tls_hs`` of another checkout (e.g. a ``git worktree`` of the
+last commit) as ``python -m scapy_tls_hs`` from that directory, to compare before and after
+a change on the same capture; ``--repeat N`` runs our dissect N times (best wall time
+reported, every run's wall and CPU time kept in the JSON).
+
     python benchmarks/bench_dissect.py [--capture CAP --keylog KEYLOG --port N] [--skip scapy]
+    python benchmarks/bench_dissect.py --tree /tmp/baseline --skip scapy --skip tshark
 """
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -32,9 +39,9 @@ OUT = os.path.join(HERE, "out")
 TIMEOUT = 1800
 
 
-def count_records(capture):
+def count_records(capture, tree=None):
     """(TLS connections, TLS records, application data records) in the capture's streams."""
-    sys.path.insert(0, ROOT)
+    sys.path.insert(0, tree or ROOT)
     from scapy_tls_hs.capture.pcapfile import read_packets
     from scapy_tls_hs.capture.streams import reassemble
     conns = records = app = 0
@@ -70,11 +77,21 @@ def bench_streams(capture, repeat=3):
             "seconds": best, "packets_per_second": r.packets / best}
 
 
-def run(argv, timeout=TIMEOUT, env=None):
-    """(wall seconds, CompletedProcess or None, error text or None)."""
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(argv, timeout=TIMEOUT, env=None, cwd=None, cpu=None):
+    """(wall seconds, CompletedProcess or None, error text or None); ``cpu``, a dict, gets
+    the child's CPU time (user + system) under "cpu_seconds"."""
+    cpu0 = _children_cpu()
     start = time.perf_counter()
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
+                              cwd=cwd)
+        if cpu is not None:
+            cpu["cpu_seconds"] = _children_cpu() - cpu0
     except FileNotFoundError as e:
         return time.perf_counter() - start, None, "not found: %s" % e.filename
     except subprocess.TimeoutExpired:
@@ -86,12 +103,32 @@ def run(argv, timeout=TIMEOUT, env=None):
     return wall, proc, None
 
 
-def bench_ours(capture, keylog):
-    exe = shutil.which("scapy-tls-hs")
+def bench_ours(capture, keylog, tree=None, repeat=1):
+    """With ``tree``: ``python -m scapy_tls_hs`` run from that directory (so it imports
+    from there; a check of the import comes first), else the installed command."""
+    env = cwd = None
+    exe = None if tree else shutil.which("scapy-tls-hs")
+    if tree:
+        env = dict(os.environ, PYTHONPATH=tree)
+        cwd = tree
+        where = subprocess.run([sys.executable, "-c", "import scapy_tls_hs; "
+                                "print(scapy_tls_hs.__file__)"], env=env, cwd=cwd,
+                               capture_output=True, text=True).stdout.strip()
+        if not where.startswith(os.path.join(tree, "")):
+            sys.exit("scapy_tls_hs imports from %r, not from --tree %s" % (where, tree))
+        print("scapy_tls_hs from %s" % os.path.dirname(where))
     argv = [exe, "dissect", capture, "--keylog", keylog, "--json"] if exe else \
         [sys.executable, "-m", "scapy_tls_hs", "dissect", capture, "--keylog", keylog, "--json"]
-    wall, proc, err = run(argv)
-    result = {"tool": "scapy-tls-hs dissect", "argv": " ".join(argv), "seconds": wall}
+    runs = []
+    for _ in range(repeat):
+        cpu = {}
+        wall, proc, err = run(argv, env=env, cwd=cwd, cpu=cpu)
+        runs.append({"seconds": wall, "cpu_seconds": cpu.get("cpu_seconds")})
+        if err:
+            break
+    best = min(runs, key=lambda r: r["seconds"])
+    result = {"tool": "scapy-tls-hs dissect", "argv": " ".join(argv), "tree": tree,
+              "seconds": best["seconds"], "cpu_seconds": best["cpu_seconds"], "runs": runs}
     if err:
         result["error"] = err
         return result
@@ -199,7 +236,12 @@ def main():
     ap.add_argument("--port", type=int, help="TLS port (default: from out/bench.json)")
     ap.add_argument("--skip", action="append", default=[], choices=["ours", "scapy", "tshark"])
     ap.add_argument("--result", default=os.path.join(OUT, "bench_result.json"))
+    ap.add_argument("--tree", help="checkout whose scapy_tls_hs dissect is measured "
+                                   "(default: the installed command)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of ours (best one counts)")
     args = ap.parse_args()
+    if args.tree:
+        args.tree = os.path.abspath(args.tree)
     if not os.path.exists(args.capture):
         sys.exit("%s: no capture; run benchmarks/make_capture.py first" % args.capture)
     port = args.port
@@ -207,7 +249,7 @@ def main():
         with open(os.path.join(os.path.dirname(args.capture), "bench.json")) as f:
             port = json.load(f)["port"]
 
-    conns, records, app = count_records(args.capture)
+    conns, records, app = count_records(args.capture, args.tree)
     print("capture %s: %d TLS connections, %d TLS records (%d application data)"
           % (args.capture, conns, records, app))
     stage = bench_streams(args.capture)
@@ -215,7 +257,7 @@ def main():
           % (stage["stage"], stage["packets"], stage["seconds"], stage["packets_per_second"]))
     results = []
     if "ours" not in args.skip:
-        results.append(bench_ours(args.capture, args.keylog))
+        results.append(bench_ours(args.capture, args.keylog, args.tree, args.repeat))
     if "scapy" not in args.skip:
         results.append(bench_scapy(args.capture, args.keylog, port))
     if "tshark" not in args.skip:
@@ -228,7 +270,7 @@ def main():
             continue
         r["records_per_second"] = records / r["seconds"]
         detail = {k: v for k, v in r.items()
-                  if k not in ("tool", "argv", "seconds", "records_per_second")}
+                  if k not in ("tool", "argv", "seconds", "records_per_second", "runs", "tree")}
         print("%-38s %8.2fs %9.0f records/s  %s" % (r["tool"], r["seconds"],
                                                      r["records_per_second"], detail))
     rate = {r["tool"].split()[0]: r["records_per_second"] for r in results}

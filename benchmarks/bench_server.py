@@ -13,9 +13,18 @@ the answer and closes; a handshake counts when the answer came back. ``--resume`
 resumed handshakes (session id) instead. ``--profile`` runs our server in-process under
 cProfile and prints where its time goes.
 
+``--tls 1.3``: TLS 1.3 only, TLS_AES_128_GCM_SHA256 and X25519 on every side (our server by
+its options, Python ``ssl`` by an OPENSSL_CONF file), servers ``ours,python``, and in each
+round both full handshakes and PSK resumptions (psk_dhe_ke; each connection resumes with
+the newest ticket), unless ``--modes`` says otherwise. ``--tree DIR`` runs the
+``scapy_tls_hs`` of another checkout (e.g. a ``git worktree`` of the last commit) with this
+same script; ``--result FILE`` writes every round and the medians as JSON.
+
     python benchmarks/bench_server.py [--seconds 5] [--clients 1] [--servers ours,python,scapy]
+    python benchmarks/bench_server.py --tls 1.3 --rounds 3
 """
 import argparse
+import json
 import multiprocessing
 import os
 import socket
@@ -30,7 +39,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from common import client_context, free_port, make_identity  # noqa: E402
+from common import (TLS13_GROUP, TLS13_SUITE, client_context, free_port,  # noqa: E402
+                    make_identity, reexec_pinned, tree_env, use_tree)
+OUT = os.path.join(HERE, "out")
 REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
 DEFAULT_CIPHER = "ECDHE-RSA-AES128-GCM-SHA256"
 
@@ -39,11 +50,14 @@ DEFAULT_CIPHER = "ECDHE-RSA-AES128-GCM-SHA256"
 
 # -- servers (each runs in its own process) ------------------------------------------------
 
-def serve_python(port, cert, key):
+def serve_python(port, cert, key, tls="1.2"):
     """A plain Python ssl server: accept, handshake, answer, close; one thread per client."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    if tls == "1.3":
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3      # two tickets, as ours sends
+    else:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     body = b"python ssl\n"
     answer = (b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
               % len(body)) + body
@@ -76,11 +90,16 @@ def serve_scapy(port, cert, key):
     srv.run()
 
 
-def server_command(which, port, cert, key):
+def server_command(which, port, cert, key, tls="1.2"):
     if which == "ours":
-        return [sys.executable, "-m", "scapy_tls_hs", "server", "--cert", cert, "--key", key,
+        argv = [sys.executable, "-m", "scapy_tls_hs", "server", "--cert", cert, "--key", key,
                 "--port", str(port), "--timeout", "5"]
-    return [sys.executable, os.path.abspath(__file__), "--serve-" + which, str(port), cert, key]
+        if tls == "1.3":
+            argv += ["--tls", "1.3", "--tls-min", "1.3", "--cipher", TLS13_SUITE,
+                     "--group", TLS13_GROUP]
+        return argv
+    return [sys.executable, os.path.abspath(__file__), "--serve-" + which, str(port), cert,
+            key, tls]
 
 
 def wait_port(port, proc, timeout=20.0):
@@ -112,10 +131,10 @@ def one_handshake(port, ctx, session=None):
 
 
 def client_loop(args):
-    port, seconds, warmup, cipher, resume = args
-    ctx = client_context(cipher)
-    if resume:
-        ctx.options |= ssl.OP_NO_TICKET
+    port, seconds, warmup, cipher, resume, tls = args
+    ctx = client_context(cipher, tls=tls)
+    if resume and tls != "1.3":
+        ctx.options |= ssl.OP_NO_TICKET        # TLS 1.2: resume by session id
     session = None
     warm = 0
     end_warmup = time.monotonic() + warmup
@@ -130,7 +149,8 @@ def client_loop(args):
             new, was_reused = one_handshake(port, ctx, session if resume else None)
             done += 1
             reused += was_reused
-            if resume and not was_reused:
+            # TLS 1.3: every resumption brings a fresh ticket, used next (as browsers do).
+            if resume and (tls == "1.3" or not was_reused):
                 session = new
         except (OSError, ssl.SSLError, RuntimeError):
             errors += 1
@@ -138,8 +158,10 @@ def client_loop(args):
 
 
 def client_count(args):
-    port, count, cipher, resume = args
-    ctx = client_context(cipher)
+    port, count, cipher, resume, tls = args
+    ctx = client_context(cipher, tls=tls)
+    if resume and tls != "1.3":
+        ctx.options |= ssl.OP_NO_TICKET
     session = None
     for _ in range(count):
         session, _ = one_handshake(port, ctx, session if resume else None)
@@ -155,13 +177,16 @@ def cpu_seconds(pid):
         return None
 
 
-def measure(which, cert, key, seconds, clients, cipher, resume, warmup=1.0):
+def measure(which, cert, key, seconds, clients, cipher, resume, tls, tree, warmup=1.0):
     port = free_port()
-    proc = subprocess.Popen(server_command(which, port, cert, key), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    # cwd=tree: ``python -m`` looks in the working directory first.
+    env, cwd = tree_env(tree)
+    proc = subprocess.Popen(server_command(which, port, cert, key, tls), env=env, cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     try:
         wait_port(port, proc)
-        jobs = [(port, seconds, warmup, cipher, resume)] * clients
+        jobs = [(port, seconds, warmup, cipher, resume, tls)] * clients
         # Server CPU time is measured over the whole run (warm-up included) and divided by
         # every handshake made, warm-up ones counted by a first pass of the clients.
         cpu0 = cpu_seconds(proc.pid)
@@ -189,10 +214,9 @@ def measure(which, cert, key, seconds, clients, cipher, resume, warmup=1.0):
 
 # -- profiling our server ------------------------------------------------------------------
 
-def profile_ours(cert, key, count, cipher, resume):
+def profile_ours(cert, key, count, cipher, resume, tls):
     import cProfile
     import pstats
-    sys.path.insert(0, os.path.dirname(HERE))
     from scapy_tls_hs.automata.listener import TLSListener
     from scapy_tls_hs.automata.server import TLSServerAutomaton
 
@@ -209,11 +233,16 @@ def profile_ours(cert, key, count, cipher, resume):
             profiles.append(p)
 
     TLSServerAutomaton.run_inline = profiled
-    listener = TLSListener("127.0.0.1", 0, cert=cert, key=key, keep_results=False).start()
+    # The options ``scapy-tls-hs server`` passes (see server_command).
+    options = {"timeout": 5}
+    if tls == "1.3":
+        options.update(versions=["TLS 1.3"], ciphers=[TLS13_SUITE], groups=[TLS13_GROUP])
+    listener = TLSListener("127.0.0.1", 0, cert=cert, key=key, keep_results=False,
+                           **options).start()
     # The clients run in another process, so the profile is the server's alone.
     start = time.monotonic()
     with multiprocessing.Pool(1) as pool:
-        pool.apply(client_count, ((listener.port, count, cipher, resume),))
+        pool.apply(client_count, ((listener.port, count, cipher, resume, tls),))
     elapsed = time.monotonic() - start
     listener.stop()
     TLSServerAutomaton.run_inline = original
@@ -232,56 +261,92 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=5.0, help="measuring time per server")
     ap.add_argument("--clients", type=int, default=1, help="parallel client loops")
-    ap.add_argument("--servers", default="ours,python,scapy")
+    ap.add_argument("--servers", help="default ours,python,scapy (TLS 1.3: ours,python)")
     ap.add_argument("--rounds", type=int, default=1,
                     help="measure the servers in turn this many times; report the median "
                          "(the machine may be shared: interleaving evens the noise out)")
-    ap.add_argument("--cipher", default=DEFAULT_CIPHER, help="OpenSSL suite name")
-    ap.add_argument("--resume", action="store_true", help="resumed handshakes (session id)")
+    ap.add_argument("--cipher", default=DEFAULT_CIPHER, help="OpenSSL suite name (TLS 1.2)")
+    ap.add_argument("--resume", action="store_true",
+                    help="resumed handshakes (TLS 1.2: session id; TLS 1.3: PSK)")
+    ap.add_argument("--modes", help="full,resumed (TLS 1.3 default: both, interleaved)")
+    ap.add_argument("--tls", choices=["1.2", "1.3"], default="1.2")
+    ap.add_argument("--tree", help="checkout whose scapy_tls_hs is measured "
+                                   "(default: the one holding this script)")
+    ap.add_argument("--result", help="write the rounds and medians to this JSON file")
     ap.add_argument("--profile", type=int, metavar="N",
                     help="profile N handshakes of our server in-process instead")
-    ap.add_argument("--serve-python", nargs=3, metavar=("PORT", "CERT", "KEY"),
-                    help=argparse.SUPPRESS)
-    ap.add_argument("--serve-scapy", nargs=3, metavar=("PORT", "CERT", "KEY"),
-                    help=argparse.SUPPRESS)
+    ap.add_argument("--serve-python", nargs="+", metavar="ARG", help=argparse.SUPPRESS)
+    ap.add_argument("--serve-scapy", nargs="+", metavar="ARG", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.serve_python:
         return serve_python(int(args.serve_python[0]), *args.serve_python[1:])
     if args.serve_scapy:
-        return serve_scapy(int(args.serve_scapy[0]), *args.serve_scapy[1:])
+        return serve_scapy(int(args.serve_scapy[0]), *args.serve_scapy[1:3])
+    if args.tls == "1.3":
+        reexec_pinned(OUT)           # OpenSSL reads its configuration once, at start-up
+    tree = use_tree(args.tree)
+    if args.modes:
+        modes = args.modes.split(",")
+    elif args.resume:
+        modes = ["resumed"]
+    else:
+        modes = ["full", "resumed"] if args.tls == "1.3" else ["full"]
+    names = (args.servers or ("ours,python" if args.tls == "1.3" else "ours,python,scapy")
+             ).split(",")
+    suite = ("%s, %s" % (TLS13_SUITE, TLS13_GROUP)) if args.tls == "1.3" else args.cipher
 
     with tempfile.TemporaryDirectory() as d:
         cert, key = make_identity(d)
         if args.profile:
-            return profile_ours(cert, key, args.profile, args.cipher, args.resume)
-        print("TLS 1.2 %s, RSA 2048, %s handshakes, %d client loop(s), %.0fs per server, "
-              "%d CPU(s)" % (args.cipher, "resumed" if args.resume else "full",
-                             args.clients, args.seconds, os.cpu_count()))
-        names = args.servers.split(",")
-        runs = {name: [] for name in names}
+            return profile_ours(cert, key, args.profile, args.cipher, "resumed" in modes,
+                                args.tls)
+        print("TLS %s %s, RSA 2048, %s handshakes, %d client loop(s), %.0fs per server, "
+              "%d CPU(s), load average %s"
+              % (args.tls, suite, " and ".join(modes), args.clients, args.seconds,
+                 os.cpu_count(), " ".join("%.2f" % x for x in os.getloadavg())), flush=True)
+        runs = {(name, mode): [] for mode in modes for name in names}
         for _ in range(args.rounds):
-            for which in names:
-                result = measure(which, cert, key, args.seconds, args.clients, args.cipher,
-                                 args.resume)
-                runs[which].append(result)
-                rate, done, errors, reused, cpu_ms = result
-                print("%-7s %8.1f handshakes/s  %6.2f ms server CPU per handshake  "
-                      "(%d done, %d errors, %d resumed)"
-                      % (which, rate, cpu_ms, done, errors, reused), flush=True)
-        rows = {name: statistics.median(r[0] for r in results)
-                for name, results in runs.items()}
-        cpu = {name: statistics.median(r[4] for r in results)
-               for name, results in runs.items()}
+            for mode in modes:
+                for which in names:
+                    result = measure(which, cert, key, args.seconds, args.clients, args.cipher,
+                                     mode == "resumed", args.tls, tree)
+                    runs[which, mode].append(result)
+                    rate, done, errors, reused, cpu_ms = result
+                    print("%-7s %-7s %8.1f handshakes/s  %6.2f ms server CPU per handshake  "
+                          "(%d done, %d errors, %d resumed)"
+                          % (which, mode, rate, cpu_ms, done, errors, reused), flush=True)
+        rows = {k: statistics.median(r[0] for r in results) for k, results in runs.items()}
+        cpu = {k: statistics.median(r[4] for r in results) for k, results in runs.items()}
         if args.rounds > 1:
             print("median of %d rounds:" % args.rounds)
-            for name in names:
-                print("%-7s %8.1f handshakes/s  %6.2f ms server CPU per handshake"
-                      % (name, rows[name], cpu[name]))
-        if "ours" in rows and "python" in rows and rows["python"]:
-            print("ours / python ssl = %.2f (handshakes/s), %.2f (server CPU per handshake)"
-                  % (rows["ours"] / rows["python"], cpu["python"] / cpu["ours"]))
-        if "ours" in rows and "scapy" in rows and rows["scapy"]:
-            print("ours / scapy      = %.1fx" % (rows["ours"] / rows["scapy"]))
+            for k in runs:
+                print("%-7s %-7s %8.1f handshakes/s  %6.2f ms server CPU per handshake"
+                      % (k[0], k[1], rows[k], cpu[k]))
+        ratios = {}
+        for mode in modes:
+            ours, python, scapy = (rows.get((n, mode)) for n in ("ours", "python", "scapy"))
+            if ours and python:
+                ratios[mode] = {"rate": ours / python,
+                                "cpu": cpu["python", mode] / cpu["ours", mode]}
+                print("%s: ours / python ssl = %.2f (handshakes/s), %.2f (server CPU per "
+                      "handshake)" % (mode, ours / python, ratios[mode]["cpu"]))
+            if ours and scapy:
+                print("%s: ours / scapy      = %.1fx" % (mode, ours / scapy))
+        if args.result:
+            doc = {"tls": args.tls, "suite": suite, "tree": tree, "clients": args.clients,
+                   "seconds": args.seconds, "rounds": args.rounds,
+                   "python": sys.version.split()[0], "cpus": os.cpu_count(),
+                   "loadavg": os.getloadavg(),
+                   "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                   "runs": [{"server": k[0], "mode": k[1], "rate": r[0], "done": r[1],
+                             "errors": r[2], "resumed": r[3], "cpu_ms": r[4]}
+                            for k, results in runs.items() for r in results],
+                   "medians": [{"server": k[0], "mode": k[1], "rate": rows[k],
+                                "cpu_ms": cpu[k]} for k in runs],
+                   "ratios": ratios}
+            os.makedirs(os.path.dirname(os.path.abspath(args.result)), exist_ok=True)
+            with open(args.result, "w") as f:
+                json.dump(doc, f, indent=1)
     return 0
 
 

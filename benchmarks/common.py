@@ -1,10 +1,78 @@
 """What the benchmark scripts share: a free loopback port, a throw-away RSA 2048 identity,
-and the Python ``ssl`` client context they all measure against (TLS 1.2, one suite, no
-verification: the handshake's cost, not the chain check's)."""
+the Python ``ssl`` client context they all measure against (TLS 1.2, one suite, or TLS 1.3;
+no verification: the handshake's cost, not the chain check's), the OpenSSL configuration
+that pins TLS 1.3's suite and group (Python ``ssl`` has no API for either), and the choice
+of the source tree measured (``--tree``: this checkout, or another one such as a
+``git worktree`` of the last commit, to compare before and after a change)."""
 import datetime
 import os
 import socket
 import ssl
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# TLS 1.3 is measured with one suite and one group on every side.
+TLS13_SUITE = "TLS_AES_128_GCM_SHA256"
+TLS13_GROUP = "x25519"
+_TLS13_CONF = """openssl_conf = openssl_init
+
+[openssl_init]
+ssl_conf = ssl_sect
+
+[ssl_sect]
+system_default = system_default_sect
+
+[system_default_sect]
+Ciphersuites = %s
+Groups = X25519
+""" % TLS13_SUITE
+
+
+def use_tree(tree=None):
+    """Make ``scapy_tls_hs`` import from ``tree`` (default: the checkout holding this
+    script), here and in child processes, and check that it really does. Children that run
+    ``python -m scapy_tls_hs`` must also get ``cwd=tree`` (``-m`` puts the working directory
+    first on the path): see ``tree_env``. Returns the tree's absolute path."""
+    tree = os.path.abspath(tree or ROOT)
+    sys.path.insert(0, tree)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [tree] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    import scapy_tls_hs
+    where = os.path.abspath(scapy_tls_hs.__file__)
+    if not where.startswith(os.path.join(tree, "")):
+        raise SystemExit("scapy_tls_hs imports from %s, not from --tree %s" % (where, tree))
+    print("scapy_tls_hs from %s" % os.path.dirname(where), flush=True)
+    return tree
+
+
+def tree_env(tree):
+    """(env, cwd) for a child process that must import ``scapy_tls_hs`` from ``tree``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [tree] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != tree])
+    return env, tree
+
+
+def pin_tls13(directory):
+    """Point OpenSSL (Python ``ssl``, ``openssl s_server``) at a configuration offering and
+    accepting only TLS13_SUITE and X25519. OpenSSL reads it once, when it starts: the caller
+    re-executes itself when this returns True (the variable was not set yet)."""
+    path = os.path.join(directory, "tls13-pin.cnf")
+    os.makedirs(directory, exist_ok=True)
+    with open(path, "w") as f:
+        f.write(_TLS13_CONF)
+    if os.environ.get("OPENSSL_CONF") == path:
+        return False
+    os.environ["OPENSSL_CONF"] = path
+    return True
+
+
+def reexec_pinned(directory):
+    """Re-run this script with OPENSSL_CONF pinning TLS 1.3 (see ``pin_tls13``)."""
+    if pin_tls13(directory):
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable] + sys.argv)
 
 
 def free_port():
@@ -38,13 +106,17 @@ def make_identity(directory, name="localhost"):
     return cert_path, key_path
 
 
-def client_context(suite, keylog=None):
-    """A Python ``ssl`` TLS 1.2 client offering ``suite`` (OpenSSL name) only."""
+def client_context(suite, keylog=None, tls="1.2"):
+    """A Python ``ssl`` TLS 1.2 client offering ``suite`` (OpenSSL name) only, or with
+    ``tls="1.3"`` a TLS 1.3-only client (its suites and groups: see ``pin_tls13``)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_ciphers(suite)
+    if tls == "1.3":
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    else:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(suite)
     if keylog:
         ctx.keylog_filename = keylog
     return ctx

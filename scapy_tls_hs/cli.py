@@ -63,13 +63,22 @@ def _client_report(result, cafile=None):
     if result.handshake_complete:
         lines.append("Handshake complete%s: %s, %s" % (
             " (resumed)" if result.resumed else "", result.version, result.cipher_suite))
+        tls13 = result.version == "TLS 1.3"
         lines += ["  session id:             %s" % (result.session_id or "(none)"),
-                  "  session ticket:         %s" % yes(result.ticket),
-                  "  extended master secret: %s" % yes(result.extended_master_secret),
-                  "  encrypt-then-MAC:       %s" % yes(result.encrypt_then_mac),
-                  "  SNI:                    %s" % (result.sni or "(none)"),
+                  "  session ticket:         %s" % yes(result.ticket)]
+        if not tls13:       # TLS 1.3 has neither: its key schedule and AEAD cover both
+            lines += ["  extended master secret: %s" % yes(result.extended_master_secret),
+                      "  encrypt-then-MAC:       %s" % yes(result.encrypt_then_mac)]
+        lines += ["  SNI:                    %s" % (result.sni or "(none)"),
                   "  ALPN:                   %s" % (result.alpn or "(none)"),
-                  "  client certificate:     %s" % ("sent" if result.client_auth else "no")]
+                  "  client certificate:     %s" % ("sent" if result.client_auth else "no"),
+                  "  group:                  %s" % (result.group or "(none)")]
+        if result.hello_retry:
+            lines.append("  hello retry request:    yes")
+        if result.early_data:
+            lines.append("  early data:             %s" % result.early_data)
+        if result.key_updates:
+            lines.append("  key updates:            %d" % result.key_updates)
     else:
         lines.append("Handshake failed%s" % (
             " (%s, %s)" % (result.version, result.cipher_suite) if result.version else ""))
@@ -92,31 +101,60 @@ def _client_report(result, cafile=None):
     return "\n".join(lines)
 
 
+def _versions(args, option="--tls"):
+    """``--tls`` (highest) and ``--tls-min`` (lowest) -> the version names in between."""
+    order = ("1.0", "1.1", "1.2", "1.3")
+    low, high = order.index(args.tls_min), order.index(args.tls)
+    if low > high:
+        raise TLSError("--tls-min %s is above --tls %s" % (args.tls_min, args.tls))
+    return ["TLS " + v for v in order[low:high + 1]]
+
+
+def _groups(args):
+    """``--group NAME`` (repeatable) -> the names, checked here so a typo is one line."""
+    from .automata.stream import GROUP_NAMES
+    for name in args.group:
+        if name not in GROUP_NAMES:
+            raise TLSError("--group: unknown group %r (one of %s)"
+                           % (name, ", ".join(GROUP_NAMES)))
+    return list(dict.fromkeys(args.group)) or None
+
+
 def cmd_client(args):
     import json
     from .automata.client import TLSClientAutomaton, client_config
-    if args.tls == "1.3":
-        raise TLSError("the client does not speak TLS 1.3 (yet): use --tls 1.2 or lower")
     if bool(args.cert) != bool(args.key):
         raise TLSError("--cert and --key go together")
     if args.timeout is not None and args.timeout <= 0:
         raise TLSError("--timeout must be positive")
+    versions = _versions(args)
+    groups = _groups(args)
+    if args.early_data is not None:
+        if not args.resume:
+            raise TLSError("--early-data needs --resume (0-RTT data goes on a resumed "
+                           "connection)")
+        if args.tls != "1.3":
+            raise TLSError("--early-data needs TLS 1.3 (--tls 1.3)")
+    if args.key_update and args.tls != "1.3":
+        raise TLSError("--key-update needs TLS 1.3 (--tls 1.3)")
     try:
-        config = client_config(args.host, version=args.tls, ciphers=args.cipher or None,
+        config = client_config(args.host, versions=versions, ciphers=args.cipher or None,
                                sni=args.sni, alpn=args.alpn or None, cert=args.cert,
-                               key=args.key, cafile=args.cafile)
+                               key=args.key, cafile=args.cafile, groups=groups)
     except KeyError as exc:
         raise TLSError("unknown cipher suite %s" % exc) from None
     except ValueError as exc:
         raise TLSError(str(exc)) from None
-    if not config.suites:
+    if not config.suites and not getattr(config, "suites13", None):
         raise TLSError("no cipher suite given can be used with TLS %s" % args.tls)
     session = None
     failure = None
     for attempt in range(2 if args.resume else 1):
+        early = args.early_data if attempt else None
         result = TLSClientAutomaton(args.host, args.port, config=config, session=session,
                                     data=args.send, keylog=args.keylog,
-                                    timeout=args.timeout).run()
+                                    timeout=args.timeout, early_data=early,
+                                    key_update=args.key_update).run()
         if args.json:
             print(json.dumps(result.to_dict()), flush=True)
         else:
@@ -137,8 +175,15 @@ def _server_log_line(report):
     if not report.get("handshake_complete"):
         return "%s failed: %s" % (who, "; ".join(report.get("errors") or ["no handshake"]))
     parts = [who, report.get("version") or "?", report.get("cipher_suite") or "?"]
-    if report.get("resumed"):
-        parts.append("resumed")
+    if report.get("group"):
+        parts.append(report["group"])
+    for flag in ("resumed", "hello_retry"):
+        if report.get(flag):
+            parts.append(flag.replace("_", "-"))
+    if report.get("early_data"):
+        parts.append("early-data=%s" % report["early_data"])
+    if report.get("key_updates"):
+        parts.append("key-updates=%d" % report["key_updates"])
     for key in ("sni", "alpn"):
         if report.get(key):
             parts.append("%s=%s" % (key, report[key]))
@@ -154,10 +199,12 @@ def cmd_server(args):
     import json
     import signal
     from .automata.listener import TLSListener
-    if args.tls == "1.3":
-        raise TLSError("the server does not serve TLS 1.3 (yet): use --tls 1.2 or lower")
     if args.max_connections is not None and args.max_connections < 1:
         raise TLSError("--max-connections must be at least 1")
+    if args.early_data is not None and args.early_data < 0:
+        raise TLSError("--early-data must be 0 or more (bytes of 0-RTT data accepted)")
+    versions = _versions(args)
+    groups = _groups(args)
     if args.keylog:
         try:
             open(args.keylog, "a").close()
@@ -174,7 +221,8 @@ def cmd_server(args):
     try:
         listener = TLSListener(
             args.host, args.port, max_connections=args.max_connections, on_result=on_result,
-            keep_results=False, cert=args.cert, key=args.key, version=args.tls,
+            keep_results=False, cert=args.cert, key=args.key, versions=versions,
+            groups=groups, early_data=args.early_data or 0,
             ciphers=args.cipher or None, client_auth=args.client_auth, cafile=args.cafile,
             alpn=args.alpn or None, tickets=not args.no_tickets, keylog=args.keylog,
             echo=args.echo, timeout=args.timeout)
@@ -216,7 +264,8 @@ def _host_port(text):
 
 def cmd_replay(args):
     """Reports on stdout (side by side, or JSON Lines); exit status 1 when a replay got no
-    TLS answer from the server (refused, reset, timed out: said on stderr)."""
+    TLS answer from the server (refused, reset, timed out: said on stderr), or when a
+    handshake the capture completed failed in the replay."""
     import json
     from .replay import replay_capture
     from .replay.render import render
@@ -237,13 +286,25 @@ def cmd_replay(args):
         raise TLSError("no TLS answer from %s for #%s: %s" % (
             results[0].to, ", #".join(str(r.number) for r in unanswered),
             "; ".join(unanswered[0].result.errors) or "no reason given"))
+    failed = [r for r in results if "handshake" in r.differences]
+    if failed:
+        raise TLSError("the replayed handshake failed where the capture's completed: #%s" %
+                       ", #".join(str(r.number) for r in failed))
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in one line (``scapy-tls-hs client: argument --tls: ...``),
+    like every other failure of the command line; the usage is in ``--help``."""
+
+    def error(self, message):
+        self.exit(2, "%s: %s\n" % (self.prog, message))
+
+
 def build_parser():
-    ap = argparse.ArgumentParser(
+    ap = _Parser(
         prog="scapy-tls-hs",
-        description="Craft, dissect and drive TLS 1.0-1.2 handshakes with Scapy layers.")
+        description="Craft, dissect and drive TLS 1.0-1.3 handshakes with Scapy layers.")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("dissect", help="dissect a pcap/pcapng capture",
@@ -268,6 +329,10 @@ def build_parser():
     p.add_argument("--send", metavar="TEXT", type=_unescape)
     p.add_argument("--resume", action="store_true",
                    help="connect a second time and resume the session")
+    p.add_argument("--early-data", metavar="TEXT", type=_unescape,
+                   help="with --resume: send TEXT as TLS 1.3 0-RTT data when resuming")
+    p.add_argument("--key-update", action="store_true",
+                   help="TLS 1.3: after the handshake send a KeyUpdate asking for one back")
     p.add_argument("--timeout", metavar="SECONDS", type=float, default=10.0)
     p.set_defaults(func=cmd_client)
 
@@ -281,7 +346,10 @@ def build_parser():
     p.add_argument("--cafile", metavar="PEM")
     p.add_argument("--max-connections", metavar="N", type=int)
     p.add_argument("--echo", action="store_true")
-    p.add_argument("--no-tickets", action="store_true")
+    p.add_argument("--no-tickets", action="store_true",
+                   help="issue no session tickets (TLS 1.2 nor TLS 1.3)")
+    p.add_argument("--early-data", metavar="N", type=int,
+                   help="accept up to N bytes of TLS 1.3 0-RTT data (default: reject it)")
     p.add_argument("--alpn", metavar="PROTO", action="append", default=[])
     p.add_argument("--timeout", metavar="SECONDS", type=float, default=10.0)
     p.set_defaults(func=cmd_server)
@@ -306,8 +374,17 @@ def build_parser():
     return ap
 
 
+VERSION_CHOICES = ("1.0", "1.1", "1.2", "1.3")
+
+
 def _common_peer_options(p):
-    p.add_argument("--tls", choices=("1.0", "1.1", "1.2", "1.3"), default="1.2")
+    p.add_argument("--tls", choices=VERSION_CHOICES, default="1.3",
+                   help="highest TLS version (default 1.3)")
+    p.add_argument("--tls-min", metavar="VERSION", choices=VERSION_CHOICES, default="1.0",
+                   help="lowest TLS version (default 1.0)")
+    p.add_argument("--group", metavar="NAME", action="append", default=[],
+                   help="named group, in preference order (repeatable): x25519, secp256r1, "
+                        "secp384r1, secp521r1, x448, ffdhe2048, ffdhe3072 ...")
     p.add_argument("--cipher", metavar="NAME", action="append", default=[],
                    help="IANA or OpenSSL suite name (repeatable)")
     p.add_argument("--keylog", metavar="FILE", help="append NSS key log lines")

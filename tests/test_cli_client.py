@@ -11,7 +11,7 @@ import pytest
 
 from scapy_tls_hs.cli import main
 from tests.contract import CLIENT_FIELDS
-from tests.peers.process import Peer
+from tests.peers.process import Peer, free_port as free_port_now
 from tests.peers.servers import openssl_server
 
 SEND = r"GET / HTTP/1.0\r\n\r\n"          # as typed on a command line: escapes honoured
@@ -132,8 +132,6 @@ def test_option_and_connection_errors(capsys, free_port, pki):
     assert status == 1 and "unknown cipher suite" in err
     status, _, err = client(capsys, "127.0.0.1", free_port(), "--cert", pki.client_rsa_cert)
     assert status == 1 and "--cert and --key" in err
-    status, _, err = client(capsys, "127.0.0.1", free_port(), "--tls", "1.3")
-    assert status == 1 and "TLS 1.3" in err
     port = free_port()
     status, out, err = client(capsys, "127.0.0.1", port)
     assert status == 1 and out == ""
@@ -172,3 +170,116 @@ def test_keylog_lets_tshark_decrypt_the_session(capsys, tmp_path, server):
     blind = subprocess.run(["tshark", "-r", pcap, "-d", "tcp.port==%d,tls" % server.port,
                             "-Y", "http"], capture_output=True, text=True, timeout=60)
     assert blind.stdout.strip() == ""
+
+
+# -- the TLS 1.3 options: parsing and their one-line errors --------------------------------
+
+def test_version_and_tls13_options_parse():
+    from scapy_tls_hs.cli import build_parser
+    args = build_parser().parse_args(["client", "h", "1"])
+    assert (args.tls, args.tls_min, args.group) == ("1.3", "1.0", [])
+    assert args.early_data is None and not args.key_update
+    args = build_parser().parse_args(
+        ["client", "h", "1", "--tls", "1.2", "--tls-min", "1.1", "--group", "x448",
+         "--group", "secp256r1", "--early-data", r"GET /\r\n", "--resume", "--key-update"])
+    assert (args.tls, args.tls_min) == ("1.2", "1.1")
+    assert args.group == ["x448", "secp256r1"]
+    assert args.early_data == b"GET /\r\n" and args.key_update
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--group", "x25519", "--group", "curve1174"],
+     "--group: unknown group 'curve1174' (one of x25519, secp256r1, "),
+    (["--tls", "1.2", "--tls-min", "1.3"], "--tls-min 1.3 is above --tls 1.2"),
+    (["--early-data", "hi"], "--early-data needs --resume"),
+    (["--early-data", "hi", "--resume", "--tls", "1.2"], "--early-data needs TLS 1.3"),
+    (["--key-update", "--tls", "1.2"], "--key-update needs TLS 1.3"),
+    (["--tls-min", "1.4"], "argument --tls-min: invalid choice: '1.4'"),
+    (["--tls", "1.3", "--tls-min", "1.3", "--cipher", "ECDHE-RSA-AES128-GCM-SHA256"],
+     "cipher suite"),
+])
+def test_tls13_option_errors_are_one_line(free_port, argv, message):
+    """Bad options never reach the network: one line naming the option, status non-zero."""
+    proc = subprocess.run([sys.executable, "-m", "scapy_tls_hs", "client", "127.0.0.1",
+                           str(free_port())] + argv, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode != 0
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith("scapy-tls-hs client: ")
+    assert message in proc.stderr, proc.stderr
+    assert "refused" not in proc.stderr and proc.stdout == ""
+
+
+# -- TLS 1.3 against s_server -tls1_3 ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def server13(pki):
+    port = free_port_now()
+    argv = ["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-naccept", "1000",
+            "-cert", pki.rsa_cert, "-key", pki.rsa_key, "-tls1_3", "-www"]
+    with Peer(argv, port=port) as peer:
+        yield peer
+
+
+def test_tls13_json_group_and_key_update(capsys, server13):
+    status, out, err = client(capsys, "127.0.0.1", server13.port, "--json", "--send", SEND,
+                              "--group", "secp384r1", "--group", "x25519", "--key-update")
+    assert status == 0, err
+    obj = json.loads(out)
+    assert JSON_FIELDS | {"group", "hello_retry", "early_data", "key_updates"} <= set(obj)
+    assert obj["version"] == "TLS 1.3" and obj["handshake_complete"] and obj["errors"] == []
+    assert obj["group"] == "secp384r1" and not obj["hello_retry"]
+    assert obj["early_data"] is None and obj["key_updates"] == 2
+    assert "Shared groups: secp384r1:x25519" in obj["received"]
+    assert "C:key_update" in obj["messages"] and "S:key_update" in obj["messages"]
+
+
+def test_tls13_human_output_and_resume(capsys, server13, tmp_path):
+    keylog = tmp_path / "keys.log"
+    status, out, err = client(capsys, "127.0.0.1", server13.port, "--send", SEND, "--resume",
+                              "--keylog", keylog)
+    assert status == 0, err
+    first, second = out.split("\n\nConnected to ")
+    assert "Handshake complete: TLS 1.3, TLS_AES_128_GCM_SHA256" in first
+    assert "  group:                  x25519" in first
+    assert "extended master secret" not in first and "encrypt-then-MAC" not in first
+    assert "Handshake complete (resumed): TLS 1.3" in second
+    assert "Reused, TLSv1.3" in second
+    labels = [line.split()[0] for line in keylog.read_text().splitlines()]
+    assert labels.count("CLIENT_TRAFFIC_SECRET_0") == 2 and labels.count("EXPORTER_SECRET") == 2
+
+
+def test_tls13_resume_with_early_data(capsys, pki):
+    port = free_port_now()
+    argv = ["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-cert", pki.rsa_cert,
+            "-key", pki.rsa_key, "-tls1_3", "-early_data"]
+    # Without -www, s_server reads commands on stdin: kept open, or it would stop at EOF.
+    with Peer(argv, port=port, stdin=subprocess.PIPE) as peer:
+        status, out, err = client(capsys, "127.0.0.1", port, "--json", "--resume",
+                                  "--early-data", r"early bird\n")
+        output = peer.output()
+    assert status == 0, err
+    first, second = [json.loads(line) for line in out.splitlines()]
+    assert first["early_data"] is None and first["ticket"]
+    assert second["resumed"] and second["early_data"] == "accepted"
+    assert "Early data received:" in output and "early bird\n" in output
+
+
+def test_tls_min_above_what_the_server_speaks(capsys, server):
+    """The module's s_server speaks up to TLS 1.2: with --tls-min 1.3 there is no common
+    version, and the server says so."""
+    status, out, err = client(capsys, "127.0.0.1", server.port, "--tls-min", "1.3")
+    assert status == 1
+    assert err.strip() == ("scapy-tls-hs client: received alert protocol_version: "
+                           "from the server")
+
+
+def test_key_update_when_the_server_chose_tls12(capsys, server):
+    status, out, err = client(capsys, "127.0.0.1", server.port, "--key-update", "--json",
+                              "--send", SEND)
+    assert status == 1
+    assert err.strip() == ("scapy-tls-hs client: no key update: TLS 1.2 was negotiated, "
+                           "KeyUpdate is TLS 1.3's")
+    obj = json.loads(out)
+    assert obj["handshake_complete"] and obj["version"] == "TLS 1.2"
+    assert obj["key_updates"] == 0 and obj["received"].startswith("HTTP/1.0 200 ok")

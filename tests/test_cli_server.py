@@ -43,7 +43,8 @@ def test_serves_max_connections_then_exits(pki, free_port, tmp_path):
     err_file = tmp_path / "err.log"
     with open(out_file, "wb") as out, open(err_file, "wb") as err:
         proc = subprocess.Popen(_server(pki, port, "--max-connections", 3, "--json",
-                                        "--keylog", keylog, "--alpn", "http/1.1"),
+                                        "--keylog", keylog, "--alpn", "http/1.1",
+                                        "--tls", "1.2"),
                                 stdout=out, stderr=err, start_new_session=True)
         try:
             from tests.peers.process import wait_port
@@ -85,7 +86,7 @@ def test_serves_max_connections_then_exits(pki, free_port, tmp_path):
 def test_client_auth_required(pki, free_port):
     port = free_port()
     with Peer(_server(pki, port, "--client-auth", "required", "--cafile", pki.ca_cert,
-                      "--json"), port=port) as srv:
+                      "--json", "--tls", "1.2"), port=port) as srv:
         good = clients.s_client(port, cert=pki.client_rsa_cert, key=pki.client_rsa_key)
         missing = clients.s_client(port)
         wrong = clients.s_client(port, cert=pki.wrong_client_cert, key=pki.wrong_client_key)
@@ -136,7 +137,11 @@ def test_sigterm_exits_cleanly(pki, free_port):
 
 @pytest.mark.parametrize("args,message", [
     (["--cert", "/nonexistent.pem", "--key", "/nonexistent.key"], "nonexistent"),
-    (["--tls", "1.3"], "TLS 1.3"),
+    (["--group", "x25519", "--group", "nope"], "--group: unknown group 'nope'"),
+    (["--tls", "1.1", "--tls-min", "1.2"], "--tls-min 1.2 is above --tls 1.1"),
+    (["--early-data", "-1"], "--early-data must be 0 or more"),
+    (["--early-data", "lots"], "argument --early-data: invalid int value: 'lots'"),
+    (["--tls-min", "1.4"], "argument --tls-min: invalid choice"),
     (["--cipher", "NO-SUCH-CIPHER"], "NO-SUCH-CIPHER"),
     (["--client-auth", "required", "--max-connections", "0"], "max-connections"),
 ])
@@ -164,7 +169,7 @@ def test_port_in_use(pki, free_port):
 def test_no_common_suite_reported(pki, free_port):
     port = free_port()
     with Peer(_server(pki, port, "--cipher", "ECDHE-RSA-AES128-GCM-SHA256", "--json",
-                      "--max-connections", 1), port=port) as srv:
+                      "--max-connections", 1, "--tls", "1.2"), port=port) as srv:
         out = clients.s_client(port, cipher="AES256-SHA")
         assert not out.ok
         assert clients.s_client_alert(out.output) == "handshake_failure"
@@ -172,3 +177,49 @@ def test_no_common_suite_reported(pki, free_port):
         reports = _json_lines(srv.output())
     assert reports[0]["errors"][0].startswith("sent alert handshake_failure")
     assert not reports[0]["handshake_complete"]
+
+
+def test_tls13_group_early_data_and_json(pki, free_port, tmp_path):
+    """--group (HelloRetryRequest for s_client's x25519 share), --early-data N (0-RTT on the
+    resumed connection), the TLS 1.3 JSON fields and key log."""
+    port = free_port()
+    sess, early = str(tmp_path / "sess.pem"), tmp_path / "early.txt"
+    early.write_bytes(b"GET /0rtt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    keylog = tmp_path / "keys.log"
+    with Peer(_server(pki, port, "--group", "secp384r1", "--group", "secp256r1",
+                      "--early-data", 1024, "--json", "--max-connections", 2,
+                      "--keylog", keylog), port=port) as srv:
+        a = clients.s_client(port, version="1.3", sess_out=sess)
+        # A share for the server's group this time: after a HelloRetryRequest early data
+        # is always rejected (RFC 8446 section 4.2.10).
+        b = clients.s_client(port, version="1.3", sess_in=sess, data=b"",
+                             extra=["-early_data", str(early), "-groups", "secp384r1"])
+        assert srv.wait(10) == 0
+        reports = _json_lines(srv.output())
+    assert a.ok and b.ok, (a.output, b.output)
+    assert "Early data was accepted" in b.output and "Reused, TLSv1.3" in b.output
+    first, second = reports
+    for r in (first, second):
+        assert CLIENT_FIELDS | {"group", "hello_retry", "early_data", "key_updates"} <= set(r)
+        assert r["version"] == "TLS 1.3" and r["handshake_complete"] and not r["errors"]
+    assert first["hello_retry"] and first["group"] == "secp384r1"
+    assert not first["resumed"] and first["early_data"] is None
+    assert second["resumed"] and second["early_data"] == "accepted"
+    assert not second["hello_retry"] and second["group"] == "secp384r1"
+    assert second["received"].startswith("GET /0rtt HTTP/1.1")
+    labels = [line.split()[0] for line in keylog.read_text().splitlines()]
+    assert labels.count("SERVER_HANDSHAKE_TRAFFIC_SECRET") == 2
+    assert labels.count("CLIENT_EARLY_TRAFFIC_SECRET") == 1
+
+
+def test_tls13_no_tickets_and_tls_min(pki, free_port):
+    port = free_port()
+    with Peer(_server(pki, port, "--no-tickets", "--tls-min", "1.3", "--json"),
+              port=port) as srv:
+        good = clients.s_client(port, version="1.3")
+        old = clients.s_client(port, version="1.2")
+        reports = _wait_reports(srv, 2)
+    assert good.ok and "Post-Handshake New Session Ticket" not in good.output, good.output
+    assert clients.s_client_alert(old.output) == "protocol_version", old.output
+    assert not reports[0]["ticket"] and reports[0]["version"] == "TLS 1.3"
+    assert reports[1]["errors"][0].startswith("sent alert protocol_version")

@@ -8,6 +8,8 @@ Rules of this module:
   core does: a server flight that arrives in one TCP segment still walks through
   WAIT_SERVER_HELLO_DONE and WAIT_SERVER_FINISHED (what is left waits in ``pending`` and is
   taken by the next state's condition before it reads the socket again).
+- Which automaton state goes with which core state is data (``phases.py``, made from the
+  core's transition tables for TLS 1.0-1.2 and 1.3): no copy of the core's state names.
 - Reads block on the socket (``poll`` through ``TCPStream.select``) with a timeout; no busy
   polling. Each waiting state has its timer: the handshake states and APP_DATA use
   ``timeout``, RECEIVING the short ``idle_timeout`` (the answer is over when the server goes
@@ -22,6 +24,9 @@ States (the automaton's state follows the core's after each chunk received)::
     WAIT_SERVER_HELLO --(full handshake)--> WAIT_SERVER_HELLO_DONE
         --(our Certificate/ClientKeyExchange/CCS/Finished sent)--> WAIT_SERVER_FINISHED
     WAIT_SERVER_HELLO --(resumption)--> WAIT_SERVER_FINISHED
+    TLS 1.3: WAIT_SERVER_HELLO (again after a HelloRetryRequest) --> WAIT_SERVER_HELLO_DONE
+        (EncryptedExtensions, CertificateRequest, Certificate, CertificateVerify)
+        --> WAIT_SERVER_FINISHED --(our flight sent)--> APP_DATA (KeyUpdate, data)
     WAIT_SERVER_FINISHED --(server Finished verified)--> APP_DATA
     APP_DATA --(data sent, first answer)--> RECEIVING --(quiet)--> CLOSING --> CLOSED
     APP_DATA --(nothing to send)--> CLOSING
@@ -40,29 +45,18 @@ from scapy.plist import PacketList
 from ..codec.records import MAX_RECORD_LENGTH
 from ..errors import AlertError, TLSError
 from .client_result import ClientResult
-from .stream import ConnectionIO, TCPStream, append_keylog, own_timers
+from .phases import ORDER as _ORDER, client_state_map as _state_map, core_state_map
+from .stream import ConnectionIO, KeylogWriter, TCPStream, group_list, own_timers
 
-__all__ = ["TLSClientAutomaton", "ClientResult", "client_config"]
+__all__ = ["TLSClientAutomaton", "ClientResult", "client_config", "core_state_map"]
 
 MAX_RECEIVED = 1 << 20          # keep at most 1 MiB of the server's data in the result
 IDLE_TIMEOUT = 0.5              # after the server's last data, wait this long for more
 CLOSE_WAIT = 1.0                # after our close_notify, wait at most this for the server's
 
-# The core's state (``connection/states.py``) -> the automaton's state. Kept out of the
-# methods' code on purpose: Scapy draws its graph from the names and strings a condition's
-# code holds, and these must not look like transitions.
-_WAIT_FOR = dict.fromkeys(("EXPECT_SERVER_HELLO",), "WAIT_SERVER_HELLO")
-_WAIT_FOR.update(dict.fromkeys((
-    "EXPECT_CERTIFICATE", "EXPECT_CERTIFICATE_OR_TICKET_RESUMPTION",
-    "EXPECT_SERVER_KEY_EXCHANGE", "EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE",
-    "EXPECT_SERVER_HELLO_DONE"), "WAIT_SERVER_HELLO_DONE"))
-_WAIT_FOR.update(dict.fromkeys((
-    "EXPECT_NEW_SESSION_TICKET", "EXPECT_CHANGE_CIPHER_SPEC", "EXPECT_FINISHED"),
-    "WAIT_SERVER_FINISHED"))
-_WAIT_FOR["CLOSED"] = "CLOSED"
-_CORE_DONE = "CONNECTED"                    # the core's "handshake done" state
 _HANDSHAKE_DONE, _ANSWERING, _CLOSING = "APP_DATA", "RECEIVING", "CLOSING"
 _AFTER_HANDSHAKE = frozenset((_HANDSHAKE_DONE, _ANSWERING, _CLOSING))
+
 
 def _is_ip(host):
     try:
@@ -72,43 +66,58 @@ def _is_ip(host):
         return False
 
 
-def _versions(version, versions):
-    """``version`` is the highest version offered (lower ones are accepted, as any client
-    does); ``versions`` is the exact set."""
+def _versions(version, versions, min_version=None):
+    """``version`` is the highest version offered, ``min_version`` the lowest (default: every
+    lower one, as any client accepts); ``versions`` is the exact set."""
     from ..connection.config import ALL_VERSIONS, parse_version, parse_versions
     if versions is not None:
         return parse_versions(versions)
-    if version is None:
-        return ALL_VERSIONS
-    top = parse_version(version)
-    return tuple(v for v in ALL_VERSIONS if v <= top)
+    top = parse_version(version) if version is not None else max(ALL_VERSIONS)
+    low = parse_version(min_version) if min_version is not None else min(ALL_VERSIONS)
+    out = tuple(v for v in ALL_VERSIONS if low <= v <= top)
+    if not out:
+        raise ValueError("no TLS version between %s and %s" % (min_version, version))
+    return out
 
 
-def client_config(server=None, *, version=None, versions=None, ciphers=None, sni=None,
-                  alpn=None, cert=None, key=None, cafile=None, session=None, ems=True, etm=True,
-                  tickets=True, client_hello=None, groups=None, sig_schemes=None,
-                  verify_hostname=None):
+def client_config(server=None, *, version=None, versions=None, min_version=None,
+                  ciphers=None, sni=None, alpn=None, cert=None, key=None, cafile=None,
+                  session=None, ems=True, etm=True, tickets=True, client_hello=None,
+                  groups=None, sig_schemes=None, verify_hostname=None, early_data=None,
+                  key_shares=None):
     """A ``ClientConfig`` from the automaton's options (the CLI's flags).
 
     ``sni`` defaults to ``server`` when that is a host name (never an IP address, RFC 6066
     section 3); ``sni=False`` sends none. With ``cafile``, the server certificate must be
     valid for ``verify_hostname``, by default the SNI name, or else the IP address
-    ``server`` (as curl and OpenSSL check it).
+    ``server`` (as curl and OpenSSL check it). ``groups``: names (``"x25519"``) or code
+    points, the first one gets the TLS 1.3 key share. ``early_data`` (bytes or str) is
+    sent as 0-RTT data when ``session`` allows it; ``key_shares`` ({group: EphemeralKey})
+    are the private halves of the shares of a ``client_hello`` given as is.
     """
     from ..connection.config import ClientConfig
     if sni is None and server and not _is_ip(server):
         sni = server
     if verify_hostname is None and not sni and server and _is_ip(server):
         verify_hostname = server
-    kwargs = dict(versions=_versions(version, versions), ciphers=ciphers or None,
+    kwargs = dict(versions=_versions(version, versions, min_version), ciphers=ciphers or None,
                   sni=sni or None, alpn=alpn or None, cert_chain=cert, private_key=key,
                   cafile=cafile, ems=ems, etm=etm, tickets=tickets, session=session,
                   client_hello=client_hello, verify_hostname=verify_hostname)
+    # The TLS 1.3 options go in only when used, so a config without them keeps working.
     if groups is not None:
-        kwargs["groups"] = tuple(groups)
+        kwargs["groups"] = group_list(groups)
     if sig_schemes is not None:
         kwargs["sig_schemes"] = tuple(sig_schemes)
+    if early_data is not None:
+        kwargs["early_data"] = _bytes(early_data)
+    if key_shares is not None:
+        kwargs["key_shares"] = dict(key_shares)
     return ClientConfig(**kwargs)
+
+
+def _bytes(data):
+    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
 
 
 class TLSClientAutomaton(ConnectionIO, Automaton):
@@ -119,10 +128,15 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
     Options mirror ``scapy-tls-hs client``: ``version`` (highest offered; or ``versions``, the
     exact set), ``ciphers``, ``sni``, ``alpn``, ``cert``, ``key``, ``cafile``, ``data``,
     ``session`` (a previous result's ``.session``: resume it), ``keylog`` (NSS key log file),
-    ``timeout``; also ``ems``, ``etm``, ``tickets`` (offer the extensions), ``groups`` and
-    ``sig_schemes`` (code points, in order of preference), ``verify_hostname`` (the name
-    or IP address ``cafile`` verification checks; default the SNI name, else ``server``
-    when it is an IP address), ``client_hello``
+    ``timeout``; ``min_version`` (lowest offered), ``groups`` (names such as ``"x25519"``
+    or code points, in order of preference; the first gets the TLS 1.3 key share),
+    ``early_data`` (bytes sent as TLS 1.3 0-RTT data when ``session`` is resumed),
+    ``key_update`` (TLS 1.3: send a KeyUpdate asking for one back after the handshake,
+    before ``data``), ``key_shares`` ({group: EphemeralKey}, the private halves of the
+    shares of a TLS 1.3 ``client_hello``); also ``ems``, ``etm``, ``tickets`` (offer the
+    extensions), ``sig_schemes`` (code points, in order of preference), ``verify_hostname``
+    (the name or IP address ``cafile`` verification checks; default the SNI name, else
+    ``server`` when it is an IP address), ``client_hello``
     (a ``TLSClientHello`` packet, codec ``ClientHello`` or bytes, sent as is), ``config`` (a
     prebuilt ``ClientConfig`` replacing the protocol options), ``sock`` (an already connected
     TCP socket), ``idle_timeout`` (how long the server may stay quiet once it has answered),
@@ -144,26 +158,36 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
                    session=None, keylog=None, timeout=10.0, client_hello=None, config=None,
                    ems=True, etm=True, tickets=True, groups=None, sig_schemes=None,
                    idle_timeout=IDLE_TIMEOUT, tamper=None, tcp_socket=None, tls_session=None,
-                   sock=None, verify_hostname=None, **kargs):
+                   sock=None, verify_hostname=None, min_version=None, early_data=None,
+                   key_update=False, key_shares=None, **kargs):
         super().parse_args(**kargs)
         session = tls_session if tls_session is not None else session
         if config is None:
             config = client_config(server, version=version, versions=versions,
-                                   ciphers=ciphers, sni=sni, alpn=alpn, cert=cert, key=key,
-                                   cafile=cafile, session=session, ems=ems, etm=etm,
-                                   tickets=tickets, client_hello=client_hello, groups=groups,
-                                   sig_schemes=sig_schemes, verify_hostname=verify_hostname)
-        elif session is not None:
+                                   min_version=min_version, ciphers=ciphers, sni=sni,
+                                   alpn=alpn, cert=cert, key=key, cafile=cafile,
+                                   session=session, ems=ems, etm=etm, tickets=tickets,
+                                   client_hello=client_hello, groups=groups,
+                                   sig_schemes=sig_schemes, verify_hostname=verify_hostname,
+                                   early_data=early_data, key_shares=key_shares)
+        elif session is not None or early_data is not None or key_shares is not None:
             # A shallow copy keeps the loaded certificates and resolved suites.
             config = copy.copy(config)
-            config.session = session
+            if session is not None:
+                config.session = session
+            if early_data is not None:
+                config.early_data = _bytes(early_data)
+            if key_shares is not None:
+                config.key_shares = dict(key_shares)
         self.config = config
+        # The KeyUpdate is the automaton's to send, after the handshake and before ``data``.
+        self.key_update = bool(key_update)
         self.server, self.dport = server, int(dport)
         self.given_socket = tcp_socket
         if isinstance(data, str):
             data = data.encode("utf-8")
         self.data = data
-        self.keylog = keylog
+        self.keylog = KeylogWriter(keylog)
         self.tamper = tamper
         self.read_timeout = float(timeout) if timeout else 10.0
         self.idle_timeout = min(float(idle_timeout), self.read_timeout)
@@ -176,7 +200,6 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
         self.pending = bytearray()      # received, not yet handed to the core
         self.received = bytearray()
         self.errors = []
-        self.keylog_written = False
         self.started_at = None
 
     # -- running: in the caller's thread when nothing needs Scapy's control thread ---------
@@ -284,48 +307,51 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
         return record
 
     def _consume(self, *targets):
-        """Feed the pending records one by one; move to the state the core reached, one of
-        ``targets`` (each condition lists its own, so Scapy's graph shows the real
-        transitions), as soon as it differs from ours."""
+        """Move to the state the core has reached, then feed the pending records one by one
+        and do so again after each. ``targets`` are the states this one may go to (each
+        condition lists its own, so Scapy's graph shows the real transitions). When the core
+        went further in one record than the next state (a TLS 1.3 server flight in one
+        record goes from EncryptedExtensions to the handshake's end), the nearest target on
+        the way is taken: its own condition moves on at once, without reading."""
         while True:
+            self._follow_core(targets)
             record = self._next_record()
             if record is None:
                 return
             self._feed(record)
-            target = self._state_for(self.conn.state)
-            if target is None:
-                continue
-            for state in targets:
-                if state.atmt_state == target:
-                    raise state()
-            self._error("internal error: core state %s in %s" % (self.conn.state,
-                                                                 self.state.state))
-            raise self.ERROR()
+
+    def _follow_core(self, targets):
+        target = self._state_for(self.conn.state)
+        if target is None:
+            return
+        for state in targets:
+            if state.atmt_state == target:
+                raise state()
+        if target in _ORDER and self.state.state in _ORDER:
+            here, there = _ORDER.index(self.state.state), _ORDER.index(target)
+            on_the_way = [t for t in targets if t.atmt_state in _ORDER
+                          and here < _ORDER.index(t.atmt_state) < there]
+            if on_the_way:
+                raise max(on_the_way, key=lambda t: _ORDER.index(t.atmt_state))()
+        self._error("internal error: core state %s in %s" % (self.conn.state,
+                                                             self.state.state))
+        raise self.ERROR()
 
     def _state_for(self, core_state):
         """The automaton state that matches the core's ``core_state``; None to stay."""
         here = self.state.state
-        if core_state == _CORE_DONE:
-            if here not in _AFTER_HANDSHAKE:
-                target = _HANDSHAKE_DONE
-            elif self.received and here != _CLOSING:
-                target = _ANSWERING
-            else:
-                return None
-        else:
-            target = _WAIT_FOR.get(core_state, here)
+        target = _state_map().get(core_state, here)
+        if target == _HANDSHAKE_DONE and here in _AFTER_HANDSHAKE:
+            target = _ANSWERING if self.received and here != _CLOSING else here
         return None if target == here else target
 
     def _write_keylog(self):
-        """One CLIENT_RANDOM line as soon as the master secret exists (even if the handshake
-        then fails, the capture can still be read)."""
-        if not self.keylog or self.keylog_written or self.conn is None:
-            return
-        line = self.conn.keylog_line()
-        if line is None:
-            return
-        self.keylog_written = True
-        append_keylog(self.keylog, line)
+        """Key log lines as soon as their secrets exist (even if the handshake then fails,
+        the capture can still be read): TLS 1.2's CLIENT_RANDOM line, TLS 1.3's secrets."""
+        try:
+            self.keylog.update(self.conn)
+        except OSError as exc:
+            self._error("cannot write the key log: %s" % (exc.strerror or exc))
 
     def result(self):
         elapsed = None if self.started_at is None else time.monotonic() - self.started_at
@@ -367,6 +393,7 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
     def CONNECTED(self):
         """TCP is up: send the ClientHello (ours, or the user's as is)."""
         self.conn.start()
+        self._write_keylog()        # with 0-RTT data, the early traffic secret exists now
         self._flush()
 
     @ATMT.condition(CONNECTED)
@@ -426,9 +453,13 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
 
     @ATMT.state()
     def APP_DATA(self):
-        """Handshake done: send our data, then wait for the answer."""
+        """Handshake done: the KeyUpdate when asked (TLS 1.3), our data, then wait for the
+        answer."""
         self._write_keylog()
+        if self.key_update:
+            self._send_key_update()
         if not self.data:
+            self._flush()
             raise self.CLOSING()
         try:
             self.conn.send_application_data(self.data)
@@ -436,6 +467,21 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
             self._error(str(exc))
             raise self.ERROR()
         self._flush()
+
+    def _send_key_update(self):
+        """RFC 8446 section 4.6.3: KeyUpdate with update_requested; our sending keys change
+        at once, the server's answer (its own KeyUpdate) comes with its next records. Queued
+        only: it leaves with the data, in one segment (a peer that reads the KeyUpdate alone
+        may wait before it reads on; ``s_server -www`` sleeps a second)."""
+        if self.conn.version != 0x0304:
+            self._error("no key update: %s was negotiated, KeyUpdate is TLS 1.3's"
+                        % self.conn.version_name)
+            return
+        try:
+            self.conn.send_key_update(request=True)
+        except TLSError as exc:
+            self._error("key update: %s" % exc)
+            raise self.ERROR()
 
     @ATMT.condition(APP_DATA)
     def pending_answer(self):

@@ -2,7 +2,7 @@
 to resume, and every message exchanged (as core events and as Scapy packets)."""
 import hashlib
 
-from ..registry import VERSIONS
+from ..connection.summary import FIELDS as SHARED_FIELDS, HandshakeSummary
 
 __all__ = ["ClientResult"]
 
@@ -10,11 +10,14 @@ __all__ = ["ClientResult"]
 class ClientResult:
     """What one client connection did: the ``client --json`` fields as attributes (and
     ``to_dict()``), plus ``session`` (pass it as ``session=`` to resume), ``events`` (every
-    record sent and received, in order) and ``packets`` (the same as Scapy packets)."""
+    record sent and received, in order) and ``packets`` (the same as Scapy packets).
 
-    FIELDS = ("client", "server", "version", "cipher_suite", "session_id", "resumed", "sni",
-              "alpn", "client_auth", "extended_master_secret", "messages",
-              "handshake_complete", "received", "ticket", "errors")
+    The fields shared with every other report come from the connection's one
+    ``HandshakeSummary`` (``summary``); only ``client``, ``server``, ``handshake_complete``,
+    ``received``, ``ticket`` and ``errors`` are the client's own."""
+
+    FIELDS = ("client", "server") + SHARED_FIELDS + (
+        "handshake_complete", "received", "ticket", "errors")
 
     def __init__(self, conn, client=None, server=None, received=b"", errors=(), elapsed=None):
         self.connection = conn
@@ -22,17 +25,13 @@ class ClientResult:
         self.received_bytes = bytes(received)
         self.errors = list(errors)
         self.elapsed = elapsed
+        self.summary = HandshakeSummary.from_connection(conn)
+        for key, value in self.summary.fields().items():
+            setattr(self, key, value)
+        if self.session_id is None:
+            self.session_id = ""
         self.session = getattr(conn, "session", None)
         self.events = list(getattr(conn, "events", []) or [])
-        self.messages = list(getattr(conn, "messages", []) or [])
-        self.version = VERSIONS.get(conn.version) if conn is not None and conn.version else None
-        self.cipher_suite = conn.suite.name if conn is not None and conn.suite else None
-        self.session_id = bytes(getattr(conn, "session_id", b"") or b"").hex()
-        self.resumed = bool(getattr(conn, "resumed", False))
-        self.sni = getattr(conn, "sni", None)
-        self.alpn = getattr(conn, "alpn", None)
-        self.client_auth = bool(getattr(conn, "client_auth", False))
-        self.extended_master_secret = bool(getattr(conn, "extended_master_secret", False))
         self.encrypt_then_mac = bool(getattr(conn, "encrypt_then_mac", False))
         self.handshake_complete = bool(getattr(conn, "handshake_complete", False))
         self.ticket = bool(getattr(conn, "ticket", False))
@@ -42,11 +41,15 @@ class ClientResult:
     def _certificates_seen(self):
         """The server's chain as it came, when the core did not keep it (it was rejected)."""
         from ..codec.messages import Certificate
+        from ..codec.messages13 import Certificate13
         from ..errors import DecodeError
+        tls13 = getattr(self.connection, "version", None) == 0x0304
         for ev in self.events:
             if getattr(ev, "direction", None) == "server" and \
                     getattr(ev, "msg_type", None) == 11:
                 try:
+                    if tls13:
+                        return list(Certificate13.parse(ev.body).certificates)
                     return list(Certificate.parse(ev.body).certificates)
                 except DecodeError:
                     return []
@@ -64,8 +67,23 @@ class ClientResult:
 
     @property
     def packets(self):
-        """Every message sent and received as Scapy packets (built now, on demand)."""
-        return [ev.packet for ev in self.events if hasattr(type(ev), "packet")]
+        """Every message sent and received as Scapy packets (built now, on demand). Handshake
+        messages are read in the negotiated version's form: a TLS 1.3 Certificate,
+        CertificateRequest or NewSessionTicket is its TLS 1.3 layer."""
+        from ..layers import TLSContext, TLSHandshake
+        conn = self.connection
+        version = getattr(conn, "version", None)
+        suite = getattr(conn, "suite", None)
+        ctx = TLSContext(version, getattr(suite, "key_exchange", None)) if version else None
+        out = []
+        for ev in self.events:
+            if not hasattr(type(ev), "packet"):
+                continue
+            if ctx is not None and hasattr(ev, "msg_type") and hasattr(ev, "raw"):
+                out.append(TLSHandshake(ev.raw, ctx=ctx.copy()))
+            else:
+                out.append(ev.packet)
+        return out
 
     def certificates(self):
         """The server's chain, leaf first: subject, issuer, SHA-256 fingerprint, validity."""

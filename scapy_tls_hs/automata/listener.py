@@ -10,8 +10,9 @@ Rules of this module:
   kernel's accept queue (never an unbounded queue of ours). Threads are started on demand
   and kept for the next connections.
 - What connections share is built once here: the ``ServerConfig`` (certificates and keys
-  loaded once), its ``SessionCache`` and ``TicketKeys``, so any connection can resume a
-  session made by another.
+  loaded once) and one ``ServerContext`` (session cache, ticket keys, the tickets already
+  used for 0-RTT, the HelloRetryRequest cookie key, CA names), so any connection can resume
+  a session made by another and a 0-RTT ticket is accepted once, server-wide.
 - Nothing polls: workers block in ``accept()`` or on a condition; ``stop()`` shuts the
   listening socket down, which wakes them.
 - A client that connects and closes without sending a byte (a port probe, e.g. a test
@@ -27,9 +28,9 @@ from .server import TLSServerAutomaton, server_config
 
 __all__ = ["TLSListener", "serve"]
 
-_CONFIG_OPTIONS = ("cert", "key", "version", "versions", "ciphers", "client_auth", "cafile",
-                   "alpn", "tickets", "session_cache", "ticket_keys", "identities", "ems",
-                   "etm")
+_CONFIG_OPTIONS = ("cert", "key", "version", "versions", "min_version", "ciphers",
+                   "client_auth", "cafile", "alpn", "tickets", "session_cache", "ticket_keys",
+                   "identities", "ems", "etm", "groups", "early_data")
 
 
 class TLSListener:
@@ -42,7 +43,8 @@ class TLSListener:
     """
 
     def __init__(self, host="127.0.0.1", port=4433, *, max_connections=None, max_workers=64,
-                 backlog=128, on_result=None, keep_results=True, config=None, **options):
+                 backlog=128, on_result=None, keep_results=True, config=None, context=None,
+                 **options):
         self.host = host
         self.port = port
         self.max_connections = max_connections
@@ -56,6 +58,9 @@ class TLSListener:
             cert, key = conf_opts.pop("cert", None), conf_opts.pop("key", None)
             config = server_config(cert, key, **conf_opts)
         self.config = config
+        # One runtime state for every connection: a ticket or session one connection
+        # issues resumes on any other, and a ticket's 0-RTT is accepted once server-wide.
+        self.context = context if context is not None else _context(config)
         self.options = options
         self.served = 0
         self.pending = 0          # connections claimed (accepting or being served)
@@ -190,7 +195,8 @@ class TLSListener:
                     self._spawn()
             report = None
             try:
-                report = run_automaton(sock, addr, self.config, self.options)
+                report = run_automaton(sock, addr, self.config, self.options,
+                                       self.context)
             finally:
                 self._finish(report)
                 with self._cond:
@@ -219,11 +225,18 @@ class TLSListener:
                 self._cond.notify_all()
 
 
-def run_automaton(sock, addr, config, options):
+def _context(config):
+    """A new ``ServerContext`` holding the config's session cache, ticket keys and CAs."""
+    from ..connection.server_context import ServerContext
+    return ServerContext.from_config(config)
+
+
+def run_automaton(sock, addr, config, options, context=None):
     """Serve one accepted connection with a fresh automaton; always returns a report."""
     atmt = None
     try:
-        atmt = TLSServerAutomaton(sock=sock, config=config, inline=True, **options)
+        atmt = TLSServerAutomaton(sock=sock, config=config, inline=True, context=context,
+                                  **options)
         report = atmt.run_inline()
         if report is None:
             raise RuntimeError("automaton stopped without a report")

@@ -9,9 +9,12 @@ Rules of this module:
   at most ``timeout`` seconds between two records (APP_DATA). No busy polling anywhere.
 - Whatever goes wrong ends in a final state (CLOSED or ERROR) that returns the report: a
   failing client never raises out of ``run()``; the alert the core queued is sent first.
-- Nothing here is shared between connections except the read-only ``ServerConfig`` (with its
-  thread-safe session cache and ticket keys); Scapy's timers, which are class attributes, are
-  copied per instance for that reason.
+- Nothing here is shared between connections except the read-only ``ServerConfig`` and the
+  ``ServerContext`` (thread-safe session cache, ticket keys, used 0-RTT tickets) the listener
+  gives every connection; Scapy's timers, which are class attributes, are copied per
+  instance for that reason.
+- TLS 1.3 needs no state of its own here: WAIT lasts until the core says the handshake is
+  complete, whatever the version; 0-RTT data is kept and answered once it is.
 
 States::
 
@@ -26,40 +29,57 @@ import socket
 from scapy.automaton import ATMT, Automaton
 
 from ..errors import AlertError, TLSError
+from ..connection.summary import HandshakeSummary
 from ..registry import VERSIONS
-from .stream import LINGER_SECONDS, ConnectionIO, TCPStream, append_keylog, own_timers
+from .stream import (LINGER_SECONDS, ConnectionIO, KeylogWriter, TCPStream, group_list,
+                     own_timers)
 
 __all__ = ["TLSServerAutomaton", "TCPStream", "server_config", "http_response"]
 
 MAX_REPORTED = 1 << 20          # keep at most 1 MiB of what the client sent for the report
 
 
-def _version_range(version):
-    """``version`` is the highest version served; every lower one down to TLS 1.0 is served
-    too, so old clients still get in unless ``versions`` says otherwise."""
-    from ..connection.config import parse_version
-    top = parse_version(version)
-    return tuple(v for v in (0x0301, 0x0302, 0x0303) if v <= top)
+def _version_range(version, min_version=None):
+    """``version`` is the highest version served, ``min_version`` the lowest (default: every
+    lower one down to TLS 1.0, so old clients still get in unless told otherwise)."""
+    from ..connection.config import ALL_VERSIONS, parse_version
+    top = parse_version(version) if version is not None else max(ALL_VERSIONS)
+    low = parse_version(min_version) if min_version is not None else min(ALL_VERSIONS)
+    out = tuple(v for v in ALL_VERSIONS if low <= v <= top)
+    if not out:
+        raise ValueError("no TLS version between %s and %s" % (min_version, version))
+    return out
 
 
-def server_config(cert=None, key=None, *, version=None, versions=None, ciphers=None,
-                  client_auth="none", cafile=None, alpn=None, tickets=True,
-                  session_cache=None, ticket_keys=None, identities=(), ems=True, etm=True):
+def server_config(cert=None, key=None, *, version=None, versions=None, min_version=None,
+                  ciphers=None, client_auth="none", cafile=None, alpn=None, tickets=True,
+                  session_cache=None, ticket_keys=None, identities=(), ems=True, etm=True,
+                  groups=None, early_data=0):
     """A ``ServerConfig`` from the automaton's options (the CLI's flags). Built once by the
-    listener and shared by every connection: certificates and keys are loaded here."""
+    listener and shared by every connection: certificates and keys are loaded here.
+    ``groups``: names or code points, the server's preference; ``early_data``: how many
+    bytes of TLS 1.3 0-RTT data are accepted (0: refused); ``tickets=False``: no session
+    tickets of any version."""
     from ..connection.config import ServerConfig
     if client_auth is True:
         client_auth = "required"
     elif client_auth in (False, None):
         client_auth = "none"
-    if versions is None and version is not None:
-        versions = _version_range(version)
+    if versions is None and (version is not None or min_version is not None):
+        versions = _version_range(version, min_version)
     kwargs = dict(cert_chain=cert, private_key=key, ciphers=ciphers or None,
                   client_auth=client_auth, cafile=cafile, alpn=alpn or None,
                   session_cache=session_cache, ticket_keys=ticket_keys,
                   tickets=tickets, ems=ems, etm=etm, extra_identities=list(identities))
     if versions is not None:
         kwargs["versions"] = versions
+    # The TLS 1.3 options go in only when used, so a config without them keeps working.
+    if groups is not None:
+        kwargs["groups"] = group_list(groups)
+    if early_data:
+        kwargs["early_data_max"] = int(early_data)
+    if not tickets:
+        kwargs["tickets13"] = 0
     return ServerConfig(**kwargs)
 
 
@@ -90,18 +110,17 @@ def _request_complete(data):
     return not looks_http
 
 
-def _text(value):
-    return value.decode("ascii", "replace") if isinstance(value, bytes) else value
-
-
 class TLSServerAutomaton(ConnectionIO, Automaton):
     """Serve one TLS client: ``TLSServerAutomaton(cert=..., key=...).run()`` accepts one TCP
     connection on ``host:port`` (or serves ``sock`` when given, as the listener does) and
     returns its report (the ``client --json`` fields, ``received`` being what the client
     sent). Options mirror ``scapy-tls-hs server``: ``cert, key, host, port, version (highest
-    served) or versions, ciphers, client_auth, cafile, keylog, echo, tickets, alpn, timeout``
-    (and ``ems``, ``etm``: do the extensions when the client offers them);
-    ``config`` (a prebuilt ``ServerConfig``) replaces the protocol options, ``response``
+    served) or versions, min_version, ciphers, client_auth, cafile, keylog, echo, tickets,
+    alpn, timeout, groups`` (server preference), ``early_data`` (bytes of TLS 1.3 0-RTT
+    data accepted; 0 refuses it) (and ``ems``, ``etm``: do the extensions when the client
+    offers them); ``config`` (a prebuilt ``ServerConfig``) replaces the protocol options,
+    ``context`` (a ``ServerContext``: session cache, ticket keys, used 0-RTT tickets, shared
+    by the listener's connections), ``response``
     (bytes) replaces the HTTP answer, ``tamper`` (``f(msg_type, body) -> body or None``) may
     change each handshake message we send (to test clients).
     """
@@ -142,18 +161,21 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
                    versions=None, ciphers=None, client_auth="none", cafile=None, keylog=None,
                    echo=False, tickets=True, alpn=None, timeout=10.0, response=None,
                    config=None, session_cache=None, ticket_keys=None, identities=(),
-                   sock=None, listen_socket=None, tamper=None, ems=True, etm=True, **kargs):
+                   sock=None, listen_socket=None, tamper=None, ems=True, etm=True,
+                   min_version=None, groups=None, early_data=0, context=None, **kargs):
         super().parse_args(**kargs)
         if config is None:
             config = server_config(cert, key, version=version, versions=versions,
-                                   ciphers=ciphers, client_auth=client_auth, cafile=cafile,
-                                   alpn=alpn, tickets=tickets, session_cache=session_cache,
+                                   min_version=min_version, ciphers=ciphers,
+                                   client_auth=client_auth, cafile=cafile, alpn=alpn,
+                                   tickets=tickets, session_cache=session_cache,
                                    ticket_keys=ticket_keys, identities=identities, ems=ems,
-                                   etm=etm)
+                                   etm=etm, groups=groups, early_data=early_data)
         self.config = config
+        self.context = context
         self.host, self.port = host, port
         self.listen_socket = listen_socket
-        self.keylog = keylog
+        self.keylog = KeylogWriter(keylog)
         self.echo = echo
         self.response = response
         self.tamper = tamper
@@ -167,6 +189,7 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
         self.conn = None
         self.received = bytearray()
         self.request = bytearray()
+        self.early = bytearray()        # 0-RTT data, answered once the handshake is done
         self.errors = []
         self.bytes_in = 0
         self.answered = False
@@ -182,6 +205,7 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
         except AlertError as exc:
             self._error(str(exc) if exc.received else "sent alert %s" % exc)
             self._flush_quietly()
+            self._write_keylog()        # what failed can still be decrypted
             raise self.ERROR()
         except Exception as exc:    # a core bug must not kill the server nor other clients
             self._error("internal error: %s: %s" % (type(exc).__name__, exc))
@@ -194,7 +218,9 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
                     self.received += ev.data[:MAX_REPORTED - len(self.received)]
                 self._on_application_data(ev.data)
             elif kind == "HandshakeComplete":
-                self._write_keylog()
+                if self.early:
+                    early, self.early = bytes(self.early), bytearray()
+                    self._on_application_data(early)
             elif kind == "Alert":
                 if ev.description == "close_notify":
                     closed = True
@@ -203,6 +229,7 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
                     raise self.ERROR()
                 else:
                     self._error("received warning alert %s" % ev.description)
+        self._write_keylog()
         self._flush()
         if closed:
             # Answer the client's close_notify with ours (RFC 5246 section 7.2.1).
@@ -222,8 +249,13 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
 
     def _on_application_data(self, data):
         # Data that came together with the client's close_notify gets no answer: the
-        # connection is closed both ways (RFC 5246 section 7.2.1).
-        if not self.conn.handshake_complete or self.conn.closed:
+        # connection is closed both ways (RFC 5246 section 7.2.1). TLS 1.3 early data
+        # (0-RTT) is answered when the handshake is done: the client is not authenticated
+        # before (RFC 8446 section 2.3), and our answer needs the application keys.
+        if self.conn.closed:
+            return
+        if not self.conn.handshake_complete:
+            self.early += data
             return
         if self.echo:
             try:
@@ -243,40 +275,32 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
             self.answered = True
 
     def _write_keylog(self):
-        line = self.conn.keylog_line() if self.keylog else None
-        if line:
-            try:
-                append_keylog(self.keylog, line)
-            except OSError as exc:
-                self._error("cannot write the key log: %s" % exc)
+        """Key log lines as their secrets come into being (TLS 1.3 has several)."""
+        try:
+            self.keylog.update(self.conn)
+        except OSError as exc:
+            self._error("cannot write the key log: %s" % exc)
 
     @property
     def session(self):
         return self.conn.session if self.conn is not None else None
 
     def report(self):
-        """The ``client --json`` fields, from the server's side."""
+        """The ``client --json`` fields, from the server's side: the shared ones from the
+        connection's ``HandshakeSummary``, then what only the server knows."""
         conn = self.conn
-        messages = list(conn.messages) if conn is not None else []
-        return {
-            "client": self.sock.peer,
-            "server": self.sock.local,
-            "version": conn.version_name if conn is not None else None,
-            "cipher_suite": conn.cipher_suite if conn is not None else None,
-            "session_id": bytes(getattr(conn, "session_id", b"") or b"").hex(),
-            "resumed": bool(getattr(conn, "resumed", False)),
-            "sni": getattr(conn, "sni", None),
-            "alpn": _text(getattr(conn, "alpn", None)),
-            "client_auth": bool(getattr(conn, "client_auth", False)),
-            "extended_master_secret": bool(getattr(conn, "extended_master_secret", False)),
-            "encrypt_then_mac": bool(getattr(conn, "encrypt_then_mac", False)),
-            "messages": messages,
-            "handshake_complete": bool(conn is not None and conn.handshake_complete),
-            "received": bytes(self.received).decode("utf-8", "replace"),
-            "ticket": "S:new_session_ticket" in messages,
-            "errors": list(self.errors),
-            "bytes_received": self.bytes_in,
-        }
+        report = {"client": self.sock.peer, "server": self.sock.local}
+        report.update(HandshakeSummary.from_connection(conn).fields())
+        if report["session_id"] is None:
+            report["session_id"] = ""
+        report.update(
+            encrypt_then_mac=bool(getattr(conn, "encrypt_then_mac", False)),
+            handshake_complete=bool(conn is not None and conn.handshake_complete),
+            received=bytes(self.received).decode("utf-8", "replace"),
+            ticket="S:new_session_ticket" in report["messages"],
+            errors=list(self.errors),
+            bytes_received=self.bytes_in)
+        return report
 
     # -- states --------------------------------------------------------------------------
 
@@ -286,7 +310,7 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
         if self.sock.ins is None:
             self._accept_one()
         from ..connection.server import ServerConnection
-        self.conn = ServerConnection(self.config)
+        self.conn = ServerConnection(self.config, self.context)
         self.conn.tamper = self.tamper
         self.conn.start()
 

@@ -13,7 +13,8 @@ import time
 from scapy.automaton import Timer, _TimerList
 from scapy.supersocket import SuperSocket
 
-__all__ = ["Chunk", "TCPStream", "ConnectionIO", "own_timers", "poll_in", "append_keylog"]
+__all__ = ["Chunk", "TCPStream", "ConnectionIO", "own_timers", "poll_in", "append_keylog",
+           "KeylogWriter", "GROUP_NAMES", "group_list"]
 
 # A closing server waits this long for the client's close_notify (or FIN) before closing, so
 # unread client bytes never turn the close into a RST that would destroy our last records.
@@ -22,6 +23,20 @@ RECV_SIZE = 65536
 
 # One lock for every automaton of the process: clients and servers may share a key log.
 _keylog_lock = threading.Lock()
+
+# The named groups both automata can run (``--group NAME``), in the default preference order.
+GROUP_NAMES = ("x25519", "secp256r1", "secp384r1", "secp521r1", "x448",
+               "ffdhe2048", "ffdhe3072", "ffdhe4096")
+
+
+def group_list(groups):
+    """``groups`` option -> a tuple for the config (names or code points; the config checks
+    them); None stays None (the config's default)."""
+    if groups is None:
+        return None
+    if isinstance(groups, (str, int)):
+        groups = (groups,)
+    return tuple(groups)
 
 
 class Chunk(bytes):
@@ -164,6 +179,29 @@ def append_keylog(target, line):
         else:
             with open(target, "a", encoding="ascii") as f:
                 f.write(line + "\n")
+
+
+class KeylogWriter:
+    """Writes a connection's NSS key log lines as its secrets come into being: TLS 1.2 has
+    one ``CLIENT_RANDOM`` line, TLS 1.3 several (early, handshake, application, exporter
+    secrets), so a handshake that fails half-way still leaves what it had."""
+
+    __slots__ = ("target", "written")
+
+    def __init__(self, target):
+        self.target = target
+        self.written = set()
+
+    def update(self, conn):
+        """Append the lines of ``conn`` not written yet; returns how many were."""
+        if not self.target or conn is None:
+            return 0
+        lines = conn.keylog_lines() if hasattr(conn, "keylog_lines") else [conn.keylog_line()]
+        new = [line for line in lines if line and line not in self.written]
+        for line in new:
+            append_keylog(self.target, line)
+            self.written.add(line)
+        return len(new)
 
 
 class ConnectionIO:

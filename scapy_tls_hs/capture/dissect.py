@@ -17,6 +17,7 @@ are on the returned list's ``warnings`` too.
 import os
 import struct
 
+from ..connection.summary import FIELDS as SUMMARY_FIELDS
 from ..errors import CaptureError, TLSError
 from .pcapfile import TLS_KEYLOG, read_packets
 from .progress import NoProgress
@@ -25,9 +26,8 @@ from .streams import TCPReassembler, looks_like_tls
 __all__ = ["dissect_capture", "ConnectionReport", "DissectResult", "load_keylog",
            "load_server_key"]
 
-FIELDS = ("client", "server", "version", "cipher_suite", "session_id", "resumed", "sni",
-          "alpn", "client_auth", "extended_master_secret", "messages", "decrypted",
-          "app_data", "errors")
+# client/server, the handshake summary's fields (connection/summary.py), then the observer's.
+FIELDS = ("client", "server") + SUMMARY_FIELDS + ("decrypted", "app_data", "errors")
 
 _HEADER = struct.Struct("!BHH")
 
@@ -43,19 +43,22 @@ class DissectResult(list):
 
 
 class ConnectionReport:
-    """What one TLS connection showed. Attributes are the CONTRACT fields; ``ladder`` is
-    ``(time, direction, name, detail)`` per message; ``packets`` the Scapy records."""
+    """What one TLS connection showed. Attributes are the CONTRACT fields; ``summary`` the
+    ``HandshakeSummary`` they come from (with the parsed ``client_hello`` and
+    ``server_hello``); ``ladder`` is ``(time, direction, name, detail)`` per message;
+    ``packets`` the Scapy records."""
 
     def __init__(self, tcp, observer):
         self.client = tcp.client
         self.server = tcp.server
         self.start_time = tcp.start_time
         self.end_time = tcp.end_time
-        fields = observer.fields()
-        for key, value in fields.items():
+        self.summary = observer.summary()
+        for key, value in self.summary.fields().items():
             setattr(self, key, value)
-        self.app_data = fields.get("app_data")
-        self.errors = list(tcp.errors) + fields["errors"]
+        self.decrypted = observer.decrypted
+        self.app_data = observer.app_data
+        self.errors = list(tcp.errors) + list(observer.errors)
         self.ladder = observer.ladder
         self.records = observer.record_count
         self.key_source = observer.key_source

@@ -2,7 +2,7 @@
 
     #1  127.0.0.1:56928 -> 127.0.0.1:24101
         TLS 1.2  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
-        full handshake · session id: none · EMS · SNI server.test · ALPN -
+        full handshake · x25519 · session id: none · EMS · SNI server.test · ALPN -
         decrypted: yes (key log; both Finished verified)
         app data: client 27 bytes, server 97 bytes
           +0.000s  C->S  client_hello          17 suites, sni server.test
@@ -11,6 +11,10 @@
 ``C->S`` is client to server, ``C<-S`` server to client (the client is always on the left,
 so the arrow reads the way the bytes went). Lines never exceed ``width``; long details are
 cut with "...".
+
+The facts line names the (EC)DHE group when there was one, and for TLS 1.3 says
+"hello retry" (a HelloRetryRequest), "early data accepted|rejected" and "N key updates"
+when they happened.
 """
 import textwrap
 
@@ -47,6 +51,17 @@ def render_report(report, number=1, width=80):
     facts = []
     if report.version:
         facts.append("resumed" if report.resumed else "full handshake")
+        group = getattr(report, "group", None)
+        if group:
+            facts.append(group)
+        if getattr(report, "hello_retry", False):
+            facts.append("hello retry")
+        early = getattr(report, "early_data", None)
+        if early:
+            facts.append("early data " + early)
+        updates = getattr(report, "key_updates", 0)
+        if updates:
+            facts.append("%d key update%s" % (updates, "" if updates == 1 else "s"))
         facts.append("session id: %s" % (_short(report.session_id) or "none"))
         if report.version != "TLS 1.3":
             facts.append("EMS" if report.extended_master_secret else "no EMS")

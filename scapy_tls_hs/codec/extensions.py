@@ -50,6 +50,11 @@ class Extension(tuple):
     def __new__(cls, type, data=b""):
         return tuple.__new__(cls, (type, data))
 
+    def __getnewargs__(self):
+        # tuple's default would pass (type, data) as ``type``: pickling (reports cross
+        # process boundaries) needs the two arguments.
+        return tuple(self)
+
     @property
     def type(self):
         return self[0]
@@ -289,6 +294,75 @@ def parse_key_share_hello_retry(data):
     return data[0] << 8 | data[1]
 
 
+# --- pre_shared_key, early_data, cookie (RFC 8446 §4.2.11, 4.2.10, 4.2.2) ---------------------
+
+def pre_shared_key_client(identities, binders):
+    """ClientHello form: ``identities`` as ``(identity, obfuscated_ticket_age)``, then the
+    binders (each a ``bytes``)."""
+    ids = b"".join(vec16(i) + pack("!I", age) for i, age in identities)
+    return vec16(ids) + binders_block(binders)
+
+
+def binders_block(binders):
+    """The PskBinderEntry list, length included: what a binder's transcript leaves out."""
+    return vec16(b"".join(vec8(b) for b in binders))
+
+
+def parse_pre_shared_key_client(data):
+    """``(identities [(identity, age)], binders [bytes])``."""
+    r = Reader(data)
+    ids = Reader(r.vec16())
+    identities = []
+    while not ids.done():
+        identity = ids.vec16()
+        if not identity:
+            raise DecodeError("empty PSK identity")
+        identities.append((identity, ids.u32()))
+    bl = Reader(r.vec16())
+    binders = []
+    while not bl.done():
+        binder = bl.vec8()
+        if len(binder) < 32:
+            raise DecodeError("PSK binder shorter than 32 bytes")
+        binders.append(binder)
+    r.expect_end("pre_shared_key")
+    if not identities or not binders:
+        raise DecodeError("empty pre_shared_key lists")
+    return identities, binders
+
+
+def pre_shared_key_server(selected):
+    return pack("!H", selected)
+
+
+def parse_pre_shared_key_server(data):
+    if len(data) != 2:
+        raise DecodeError("pre_shared_key in server_hello is not 2 bytes")
+    return data[0] << 8 | data[1]
+
+
+def early_data_ticket(max_early_data):
+    """NewSessionTicket form: max_early_data_size (ClientHello / EncryptedExtensions: empty)."""
+    return pack("!I", max_early_data)
+
+
+def parse_early_data_ticket(data):
+    if len(data) != 4:
+        raise DecodeError("early_data in new_session_ticket is not 4 bytes")
+    return int.from_bytes(data, "big")
+
+
+def cookie(value):
+    return vec16(value)
+
+
+def parse_cookie(data):
+    value = _whole_vec16(data, "cookie")
+    if not value:
+        raise DecodeError("empty cookie")
+    return value
+
+
 def psk_key_exchange_modes(modes=(1,)):
     """RFC 8446 §4.2.9 (psk_dhe_ke by default)."""
     return vec8(bytes(modes))
@@ -360,3 +434,18 @@ def parse_record_size_limit(data):
     if len(data) != 2:
         raise DecodeError("record_size_limit is not 2 bytes")
     return data[0] << 8 | data[1]
+
+
+# --- certificate_authorities (RFC 8446 §4.2.4) -------------------------------------------------
+
+def certificate_authorities(names):
+    """``DistinguishedName authorities<3..2^16-1>``: DER names, each with its vec16 length."""
+    return vec16(b"".join(vec16(n) for n in names))
+
+
+def parse_certificate_authorities(data):
+    lst = Reader(_whole_vec16(data, "certificate_authorities"))
+    out = []
+    while not lst.done():
+        out.append(lst.vec16())
+    return out

@@ -6,6 +6,9 @@ Rules of this module:
   message against the role's table in ``states.py``, and dispatches it to the role's
   ``_on_<message name>`` handler. The handler returns the next state when the table offers a
   choice. It never decides the handshake order itself.
+- Framing and protection are ``record_layer.RecordLayer``'s; TLS 1.3 switches the role's
+  table (``states.CLIENT13`` / ``SERVER13``) and its handlers (``_on13_<name>``) once the
+  version is known, and keys per epoch with ``_set_read_secret13`` / ``_set_write_secret13``.
 - Outgoing handshake messages are collected into a flight and written as few records as
   possible when the flight is flushed (before a ChangeCipherSpec, at the end of a handler).
 - Any ``AlertError`` raised while processing input queues the alert in ``data_to_send()``
@@ -15,20 +18,25 @@ Rules of this module:
 import hmac
 import logging
 
-from ..codec.records import HandshakeReassembler, RecordReader, encode_record, handshake
-from ..crypto.prf import (Transcript, extended_master_secret, key_block, master_secret,
-                          verify_data)
-from ..crypto.record import NullProtection, RecordProtection
+from ..codec.records import HandshakeReassembler, handshake
+from ..crypto.key_schedule import KeySchedule12
+from ..crypto.prf import Transcript
+from ..crypto.record import RecordProtection
 from ..errors import AlertError, DecodeError, TLSError
 from ..registry import ALERT_CODES, ALERT_DESCRIPTIONS, HANDSHAKE_TYPES, VERSIONS
 from . import states
 from .events import Alert, ApplicationData, ChangeCipherSpec, HandshakeComplete, HandshakeMessage
+from .record_layer import RecordLayer
 
 log = logging.getLogger("scapy_tls_hs.connection")
 
 MAX_PLAINTEXT = 16384
 # Messages hashed by their handler because it needs the hash of what came *before* them.
 _HASHED_BY_HANDLER = frozenset(("finished", "certificate_verify", "hello_request"))
+# TLS 1.3 post-handshake messages are outside the handshake transcript (RFC 8446 4.4.1, 4.6).
+_NOT_HASHED13 = frozenset(("new_session_ticket", "key_update"))
+# RFC 8446 section 6: in TLS 1.3 only these alerts are not fatal, whatever their level.
+_CLOSURE13 = frozenset((0, 90))      # close_notify, user_canceled
 _PREFIX = {"client": "C:", "server": "S:"}
 
 
@@ -59,11 +67,9 @@ class BaseConnection:
     def __init__(self, config):
         self.config = config
         self.state = states.START
-        self._reader = RecordReader()
+        self._records = RecordLayer()
         self._reassembler = HandshakeReassembler()
-        self._read = self._write = NullProtection()
         self._next_read = self._next_write = None
-        self._encrypted_read = self._encrypted_write = False
         self._out = bytearray()
         self._flight = []
         self.record_version = 0x0301
@@ -90,7 +96,16 @@ class BaseConnection:
         # tamper(msg_type, body) -> body or None: lets a user change an outgoing handshake
         # message (the changed bytes are what is hashed and sent).
         self.tamper = None
-        self._handlers = {}
+        self._prefix = "_on_"
+        # TLS 1.3
+        self.tls13 = False
+        self.schedule = None              # crypto.key_schedule.KeySchedule13
+        self.group = None                 # IANA name of the key exchange group
+        self.hello_retry = False
+        self.early_data = None            # "accepted" | "rejected" | None
+        self.key_updates = 0
+        self._read_secret = self._write_secret = None
+        self._read_key_changed = False
 
     # ---------------------------------------------------------------- public API
 
@@ -107,7 +122,7 @@ class BaseConnection:
         events = self._new_events = []
         try:
             try:
-                records, bad = self._reader.feed(data), None
+                records, bad = self._records.feed(data), None
             except DecodeError as exc:      # the records before the bad header still count
                 records, bad = getattr(exc, "records", []), exc
             for record in records:
@@ -128,14 +143,39 @@ class BaseConnection:
             raise err from exc
         return events
 
+    @property
+    def record_version(self):
+        return self._records.version
+
+    @record_version.setter
+    def record_version(self, version):
+        self._records.version = version
+
     def send_application_data(self, data: bytes) -> None:
         if self.state != states.CONNECTED or self._close_sent:
             raise TLSError("cannot send application data in state %s" % self.state)
+        self._send_app_records(data)
+
+    def _send_app_records(self, data):
         view = memoryview(data)
         for i in range(0, max(len(view), 1), MAX_PLAINTEXT):
             chunk = bytes(view[i:i + MAX_PLAINTEXT])
             self._write_record(23, chunk)
             self._log_event(ApplicationData(self.role, chunk), sent=True)
+
+    def send_key_update(self, request=True):
+        """RFC 8446 section 4.6.3: send a KeyUpdate and move our write keys on;
+        ``request`` asks the peer to update its own."""
+        if not self.tls13 or self.state != states.CONNECTED or self._close_sent:
+            raise TLSError("KeyUpdate needs an established TLS 1.3 connection")
+        self._send_key_update(request)
+
+    def _send_key_update(self, request):
+        from ..crypto.tls13 import next_traffic_secret
+        self._send_handshake(24, b"\x01" if request else b"\x00")
+        self._flush()
+        self.key_updates += 1
+        self._set_write_secret13(next_traffic_secret(self.suite, self._write_secret))
 
     def close(self) -> None:
         """Queue close_notify (once). The connection may still receive the peer's."""
@@ -168,41 +208,65 @@ class BaseConnection:
 
     def keylog_line(self):
         """The NSS key log line for this connection (None before the master secret exists)."""
-        if self.master_secret is None or self.client_random is None:
+        if self.master_secret is None or self.client_random is None or self.tls13:
             return None
         return "CLIENT_RANDOM %s %s" % (self.client_random.hex(), self.master_secret.hex())
+
+    def keylog_lines(self):
+        """Every NSS key log line for this connection: the TLS 1.2 ``CLIENT_RANDOM`` line,
+        or the TLS 1.3 traffic and exporter secrets derived so far."""
+        if self.tls13:
+            if self.schedule is None or self.client_random is None:
+                return []
+            return self.schedule.keylog_lines(self.client_random)
+        line = self.keylog_line()
+        return [line] if line else []
 
     # ---------------------------------------------------------------- input
 
     def _process_record(self, record):
-        ct = record.content_type
+        if record.content_type not in (20, 21, 22, 23):
+            raise AlertError("unexpected_message",
+                             "record of content type %d" % record.content_type)
+        opened = self._records.open(record)
+        if opened is None:              # refused early data, skipped
+            return
+        ct, fragment = opened
         if ct == 22:
-            fragment = self._open(record)
-            encrypted = self._encrypted_read
+            encrypted = self._records.read_encrypted
             if not fragment:
                 raise AlertError("unexpected_message", "empty handshake record")
-            for msg_type, body, raw in self._reassembler.feed(fragment):
+            messages = self._reassembler.feed(fragment)
+            last = len(messages) - 1
+            for i, (msg_type, body, raw) in enumerate(messages):
+                self._read_key_changed = False
                 self._handle_handshake(msg_type, body, raw, encrypted)
                 if self.state == states.CLOSED:
                     return
+                if self._read_key_changed and (i < last or self._reassembler.pending):
+                    # RFC 8446 section 5.1: handshake messages must not span a key change.
+                    raise AlertError("unexpected_message",
+                                     "handshake data after a key change in the same record")
         elif ct == 23:
             if states.APP not in self._table[self.state] or self._reassembler.pending:
                 raise AlertError("unexpected_message",
                                  "application data in state %s" % self.state)
-            data = self._open(record)
-            self._log_event(ApplicationData(self.peer, data))
+            self._log_event(ApplicationData(self.peer, fragment))
+            self._on_application_data(fragment)
         elif ct == 21:
-            self._handle_alert(self._open(record))
+            if self._reassembler.pending and self.tls13:
+                raise AlertError("unexpected_message", "alert inside a handshake message")
+            self._handle_alert(fragment)
         elif ct == 20:
-            self._handle_ccs(self._open(record))
+            self._handle_ccs(fragment)
         else:
             raise AlertError("unexpected_message", "record of content type %d" % ct)
 
-    def _open(self, record):
-        fragment = self._read.open(record.content_type, record.version, record.fragment)
-        if len(fragment) > MAX_PLAINTEXT:
-            raise AlertError("record_overflow", "%d bytes of plaintext" % len(fragment))
-        return fragment
+    def _before_alert(self):
+        """Hook: a role that must change its write keys before a fatal alert."""
+
+    def _on_application_data(self, data):
+        """Hook for roles that count what they receive (0-RTT limits)."""
 
     def _expect(self, name):
         nxt = self._table[self.state].get(name)
@@ -214,13 +278,57 @@ class BaseConnection:
         name = HANDSHAKE_TYPES.get(msg_type, "unknown_%d" % msg_type)
         nxt = self._expect(name)
         self._log_event(HandshakeMessage(self.peer, msg_type, body, raw, encrypted))
-        if name not in _HASHED_BY_HANDLER:
+        if msg_type == 1:
+            self._transcript_before = self.transcript.copy()     # for PSK binders
+        if name not in _HASHED_BY_HANDLER and not (
+                self.tls13 and (name in _NOT_HASHED13 or self.state == states.CONNECTED)):
             self.transcript.update(raw)
-        chosen = getattr(self, "_on_" + name)(body, raw)
+        table = self._table
+        chosen = getattr(self, self._prefix + name)(body, raw)
+        if self._table is not table:    # the handler chose TLS 1.3: its table decides
+            nxt = self._expect(name)
         self._flush()
         self._move(nxt, chosen)
 
+    def _enter_tls13(self):
+        self.tls13 = True
+        self._table = states.CLIENT13 if self.role == "client" else states.SERVER13
+        self._prefix = "_on13_"
+        self.record_version = 0x0303
+
+    def _set_read_secret13(self, secret):
+        self._read_secret = secret
+        self._records.set_read13(self.suite, secret)
+        self._read_key_changed = True
+
+    def _set_write_secret13(self, secret):
+        self._flush()
+        self._write_secret = secret
+        self._records.set_write13(self.suite, secret)
+
+    def _on13_key_update(self, body, raw):
+        """RFC 8446 section 4.6.3."""
+        from ..crypto.tls13 import next_traffic_secret
+        if len(body) != 1:
+            raise DecodeError("KeyUpdate of %d bytes" % len(body))
+        if body[0] not in (0, 1):
+            raise AlertError("illegal_parameter", "KeyUpdate request_update %d" % body[0])
+        self.key_updates += 1
+        self._set_read_secret13(next_traffic_secret(self.suite, self._read_secret))
+        if body[0] == 1 and not self._close_sent:
+            self._send_key_update(False)
+
     def _handle_ccs(self, fragment):
+        if self.tls13:
+            # RFC 8446 section 5: a middlebox-compatibility CCS is dropped until the peer's
+            # Finished; any other value, or one after, is unexpected_message.
+            if fragment != b"\x01" or self.state == states.CONNECTED:
+                raise AlertError("unexpected_message", "ChangeCipherSpec in TLS 1.3")
+            if self._reassembler.pending:
+                raise AlertError("unexpected_message",
+                                 "ChangeCipherSpec inside a handshake message")
+            self._log_event(ChangeCipherSpec(self.peer))
+            return
         if fragment != b"\x01":
             raise DecodeError("ChangeCipherSpec must be the single byte 1")
         if self._reassembler.pending:
@@ -230,8 +338,8 @@ class BaseConnection:
         chosen = self._on_change_cipher_spec()
         if self._next_read is None:
             raise AlertError("unexpected_message", "ChangeCipherSpec before the keys are known")
-        self._read, self._next_read = self._next_read, None
-        self._encrypted_read = True
+        self._records.set_read(self._next_read)
+        self._next_read = None
         self._flush()
         self._move(nxt, chosen)
 
@@ -242,6 +350,8 @@ class BaseConnection:
         if len(fragment) != 2:
             raise DecodeError("alert of %d bytes" % len(fragment))
         level, code = fragment[0], fragment[1]
+        if self.tls13 and code not in _CLOSURE13:
+            level = 2
         description = ALERT_DESCRIPTIONS.get(code, "unknown_%d" % code)
         self._log_event(Alert(self.peer, level, description))
         if code == 0:
@@ -258,17 +368,17 @@ class BaseConnection:
 
     # ---------------------------------------------------------------- output
 
-    def _send_handshake(self, msg_type, body):
+    def _send_handshake(self, msg_type, body, hashed=True):
         if self.tamper is not None:
             changed = self.tamper(msg_type, body)
             if changed is not None:
                 body = changed
         raw = handshake(msg_type, body)
-        if msg_type != 0:
+        if msg_type != 0 and hashed and not (self.tls13 and msg_type in (4, 24)):
             self.transcript.update(raw)
         self._flight.append(raw)
-        self._log_event(HandshakeMessage(self.role, msg_type, body, raw, self._encrypted_write),
-                        sent=True)
+        self._log_event(HandshakeMessage(self.role, msg_type, body, raw,
+                                         self._records.write_encrypted), sent=True)
         return raw
 
     def _flush(self):
@@ -278,23 +388,24 @@ class BaseConnection:
             self._write_record(22, payload)
 
     def _write_record(self, content_type, payload):
-        version = self.record_version
-        seal = self._write.seal
-        if len(payload) <= MAX_PLAINTEXT:
-            self._out += encode_record(content_type, version, seal(content_type, version, payload))
-            return
-        for i in range(0, len(payload), MAX_PLAINTEXT):
-            chunk = payload[i:i + MAX_PLAINTEXT]
-            self._out += encode_record(content_type, version, seal(content_type, version, chunk))
+        self._out += self._records.seal(content_type, payload)
+
+    def _send_compat_ccs(self):
+        """TLS 1.3 middlebox compatibility (RFC 8446 appendix D.4): a CCS that changes nothing."""
+        self._flush()
+        self._out += self._records.seal_plain(20, b"\x01")
+        self._log_event(ChangeCipherSpec(self.role), sent=True)
 
     def _send_ccs(self):
+        if self.tls13:
+            return self._send_compat_ccs()
         self._flush()
         self._write_record(20, b"\x01")
         self._log_event(ChangeCipherSpec(self.role), sent=True)
         if self._next_write is None:
             raise AlertError("internal_error", "ChangeCipherSpec before the keys are known")
-        self._write, self._next_write = self._next_write, None
-        self._encrypted_write = True
+        self._records.set_write(self._next_write)
+        self._next_write = None
 
     def _send_alert(self, level, description):
         self._write_record(21, bytes((level, ALERT_CODES[description])))
@@ -305,6 +416,7 @@ class BaseConnection:
         self._flight.clear()
         if not exc.received and self.state != states.CLOSED:
             try:
+                self._before_alert()
                 self._send_alert(2, exc.description)
             except Exception:            # never let the alert hide the original error
                 log.debug("cannot send alert", exc_info=True)
@@ -337,19 +449,22 @@ class BaseConnection:
     def _compute_master(self, pre_master):
         """RFC 5246 section 8.1, or RFC 7627 section 4 when EMS was negotiated (the session
         hash covers the handshake up to and including ClientKeyExchange)."""
-        suite = self.suite
+        self.schedule = ks = KeySchedule12(self.suite, self.version, self.client_random,
+                                           self.server_random)
+        session_hash = None
         if self.extended_master_secret:
-            session_hash = self.transcript.digest(self.version, suite.prf_hash)
-            self.master_secret = extended_master_secret(pre_master, session_hash, self.version,
-                                                        suite.prf_hash)
-        else:
-            self.master_secret = master_secret(pre_master, self.client_random,
-                                               self.server_random, self.version, suite.prf_hash)
+            session_hash = self.transcript.digest(self.version, self.suite.prf_hash)
+        self.master_secret = ks.master(pre_master, session_hash)
         return self.master_secret
 
     def _derive_keys(self):
-        kb = key_block(self.master_secret, self.client_random, self.server_random, self.suite,
-                       self.version)
+        if self.schedule is None or getattr(self.schedule, "master_secret", None) != \
+                self.master_secret:
+            # Resumption: the schedule starts from the session's master secret.
+            self.schedule = KeySchedule12(self.suite, self.version, self.client_random,
+                                          self.server_random)
+            self.schedule.master_secret = self.master_secret
+        kb = self.schedule.key_block()
         etm = self.encrypt_then_mac
         self._next_write = RecordProtection.for_direction(self.suite, self.version, kb,
                                                           self.role, encrypt_then_mac=etm)
@@ -357,10 +472,8 @@ class BaseConnection:
                                                          self.peer, encrypt_then_mac=etm)
 
     def _finished_data(self, sender):
-        suite = self.suite
-        return verify_data(self.master_secret, sender,
-                           self.transcript.digest(self.version, suite.prf_hash), self.version,
-                           suite.prf_hash)
+        return self.schedule.finished(sender, self.transcript.digest(self.version,
+                                                                     self.suite.prf_hash))
 
     def _send_finished(self):
         self._send_handshake(20, self._finished_data(self.role))

@@ -6,39 +6,34 @@ Which message may come next is in ``states.CLIENT``; this module only says what 
 """
 import dataclasses
 import os
-import struct
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ..codec import extensions as X
-from ..codec.messages import (Certificate, CertificateRequest, ClientHello, Extension,
-                              NewSessionTicket, ServerHello, ServerKeyExchange)
+from ..codec.messages import (Certificate, CertificateRequest, CertificateVerify, ClientHello,
+                              ClientKeyExchange, Extension, NewSessionTicket, ServerHello,
+                              ServerKeyExchange)
 from ..crypto import signatures
-from ..crypto.keyexchange import DHEKey, EphemeralKey, rsa_encrypt_pre_master
+from ..crypto.keyexchange import DHEKey, EphemeralKey, ffdhe_group_of, rsa_encrypt_pre_master
 from ..crypto.suites import CipherSuite
 from ..errors import AlertError, DecodeError, TLSError
+from ..registry import NAMED_GROUPS
 from . import states
 from .base import BaseConnection, _parse_certificate
+from .client13 import Client13, offered_groups13
 from .config import ALL_VERSIONS
 from .session import Session
 
 __all__ = ["ClientConnection"]
 
 _SCSV_RENEGOTIATION = 0x00FF
+from .events import HRR_RANDOM as _HRR_RANDOM  # noqa: E402
 _KEY_TYPES = {"RSA": rsa.RSAPublicKey, "ECDSA": ec.EllipticCurvePublicKey}
 # ClientCertificateType (RFC 5246 section 7.4.4, RFC 8422 section 5.5): rsa_sign, ecdsa_sign.
 _CERT_TYPES = {"RSA": 1, "ECDSA": 64}
 
 
-def _vec8(b):
-    return bytes((len(b),)) + b
-
-
-def _vec16(b):
-    return struct.pack("!H", len(b)) + b
-
-
-class ClientConnection(BaseConnection):
+class ClientConnection(Client13, BaseConnection):
     role = "client"
     peer = "server"
     _table = states.CLIENT
@@ -58,6 +53,18 @@ class ClientConnection(BaseConnection):
         self._ticket = None
         self._ticket_lifetime = 0
         self.sni = config.sni
+        # TLS 1.3
+        self._offered_tls13 = False
+        self._offered_psk = None
+        self._psk_schedule = self._early_schedule = None
+        self._shares = {}
+        self._early_sent = False
+        self._ccs_sent = False
+        self._hrr_suite = None
+        self._cert_request13 = None
+        self._offered_groups13 = frozenset()
+        self._offered_schemes13 = None
+        self._ch_raw = None
 
     # ---------------------------------------------------------------- ClientHello
 
@@ -67,6 +74,8 @@ class ClientConnection(BaseConnection):
         cfg = self.config
         if cfg.client_hello is not None:
             hello, body, session = None, _hello_body(cfg.client_hello), cfg.session
+            if session is not None and session.version == 0x0304:
+                body, session = self._psk_for_given_hello(body, session), None
         else:
             hello, session = self._build_hello()
             body = hello.encode()
@@ -75,17 +84,53 @@ class ClientConnection(BaseConnection):
         if hello is None or raw[4:] != body:
             # The user's (or a tampered) ClientHello: learn what it really offers.
             hello = _parse_offered(raw[4:])
-            self._offered_versions = frozenset(v for v in ALL_VERSIONS if v <= hello.version)
+            sv = X.find_ext(hello.extensions or [], X.EXT_SUPPORTED_VERSIONS)
+            offered = [v for v in ALL_VERSIONS if v <= hello.version]
+            if sv is not None:
+                try:
+                    offered = [v for v in X.parse_supported_versions_client(sv.data)
+                               if v in ALL_VERSIONS]
+                except DecodeError:
+                    pass
+            self._offered_versions = frozenset(offered)
             if session is not None and not (hello.session_id and
                                             hello.session_id == session.session_id):
                 session = None
+            if self._offered_psk is not None and \
+                    X.find_ext(hello.extensions or [], X.EXT_PRE_SHARED_KEY) is None:
+                self._offered_psk = None
+            self._early_sent = self._early_sent and \
+                X.find_ext(hello.extensions or [], X.EXT_EARLY_DATA) is not None
         else:
             self._offered_versions = frozenset(cfg.versions)
         self._hello = hello
         self._offered_session = session
         self.client_random = hello.random
         self._learn_offered_extensions(hello.extensions or ())
+        self._offered_tls13 = 0x0304 in self._offered_versions and any(
+            0x1301 <= c <= 0x1305 for c in hello.cipher_suites)
+        self._offered_groups13 = offered_groups13(hello)
+        if self._offered_tls13 and not self._shares and cfg.key_shares:
+            self._shares = dict(cfg.key_shares)
+        self._after_hello13(raw)
         self._set_state(states.EXPECT_SERVER_HELLO)
+
+    def _psk_for_given_hello(self, body, session):
+        """A given ClientHello whose last extension is pre_shared_key offers ``session``:
+        its identity and binder are made here (the binder depends on the whole hello)."""
+        from ..crypto.prf import Transcript
+        from .client13 import _ticket_age
+        try:
+            hello = ClientHello.parse(body)
+        except DecodeError:
+            return body
+        exts = hello.extensions or []
+        if not exts or exts[-1].type != X.EXT_PRE_SHARED_KEY or session.psk is None:
+            return body
+        exts[-1] = Extension(X.EXT_PRE_SHARED_KEY, X.pre_shared_key_client(
+            [(session.ticket, _ticket_age(session))], [bytes(len(session.psk))]))
+        self._offered_psk = session
+        return self._add_binder(hello, session, Transcript()).encode()
 
     def _learn_offered_extensions(self, exts):
         self._offered_ext = frozenset(e.type for e in exts)
@@ -95,6 +140,7 @@ class ClientConnection(BaseConnection):
                     self._offered_groups = frozenset(X.parse_supported_groups(ext.data))
                 elif ext.type == X.EXT_SIGNATURE_ALGORITHMS:
                     self._offered_schemes = frozenset(X.parse_signature_algorithms(ext.data))
+                    self._offered_schemes13 = self._offered_schemes
                 elif ext.type == X.EXT_ALPN:
                     self._offered_alpn = X.parse_alpn(ext.data)
                 elif ext.type == X.EXT_SERVER_NAME and self.sni is None:
@@ -105,12 +151,18 @@ class ClientConnection(BaseConnection):
     def _build_hello(self):
         cfg = self.config
         version = max(cfg.versions)
-        suites = cfg.suites
-        if not suites:
+        offer13 = version == 0x0304 and bool(cfg.suites13)
+        suites = cfg.suites if min(cfg.versions) <= 0x0303 else []
+        if not suites and not offer13:
             raise TLSError("no cipher suite usable with the configured versions")
         session = cfg.session
         session_id = b""
         ticket = None
+        if session is not None and session.version == 0x0304:
+            session = None if not offer13 else session
+            session13, session = session, None
+        else:
+            session13 = None
         if session is not None:
             if session.version not in cfg.versions or session.suite not in suites:
                 session = None
@@ -123,29 +175,43 @@ class ClientConnection(BaseConnection):
                     session = dataclasses.replace(session, session_id=session_id)
                 if not session_id:
                     session = None
-        ecc = any(s.key_exchange == "ECDHE" or s.authentication == "ECDSA" for s in suites)
+        ecc = offer13 or any(s.key_exchange == "ECDHE" or s.authentication == "ECDSA"
+                             for s in suites)
+        groups = list(cfg.groups)
+        if not offer13:         # ffdhe groups in TLS 1.2 only as RFC 7919 offers, not here
+            groups = [g for g in groups if g < 256] or groups
         exts = []
         if cfg.sni:
             exts.append(Extension(X.EXT_SERVER_NAME, X.server_name(cfg.sni)))
         if ecc:
             exts.append(Extension(X.EXT_EC_POINT_FORMATS, X.ec_point_formats([0])))
-            exts.append(Extension(X.EXT_SUPPORTED_GROUPS, X.supported_groups(list(cfg.groups))))
-        if cfg.tickets:
+            exts.append(Extension(X.EXT_SUPPORTED_GROUPS, X.supported_groups(groups)))
+        if cfg.tickets and suites:
             exts.append(Extension(X.EXT_SESSION_TICKET, ticket or b""))
         if cfg.alpn:
             exts.append(Extension(X.EXT_ALPN, X.alpn(cfg.alpn)))
         if cfg.etm and any(not s.aead for s in suites):
             exts.append(Extension(X.EXT_ENCRYPT_THEN_MAC, b""))
-        if cfg.ems:
+        if cfg.ems and suites:
             exts.append(Extension(X.EXT_EXTENDED_MASTER_SECRET, b""))
         if version >= 0x0303:
-            exts.append(Extension(X.EXT_SIGNATURE_ALGORITHMS,
-                                  X.signature_algorithms(list(cfg.sig_schemes))))
-        if cfg.secure_renegotiation:
+            schemes = list(cfg.sig_schemes)
+            if offer13:
+                schemes += [s for s in signatures.DEFAULT_SCHEMES13 if s not in schemes]
+            exts.append(Extension(X.EXT_SIGNATURE_ALGORITHMS, X.signature_algorithms(schemes)))
+        if cfg.secure_renegotiation and suites:
             exts.append(Extension(X.EXT_RENEGOTIATION_INFO, X.renegotiation_info(b"")))
-        hello = ClientHello(version=version, random=os.urandom(32), session_id=session_id,
-                            cipher_suites=[s.id for s in suites], compression_methods=[0],
-                            extensions=exts)
+        if offer13 and not session_id and cfg.middlebox_compat:
+            session_id = os.urandom(32)     # RFC 8446 appendix D.4
+        cipher_suites = [s.id for s in cfg.suites13] if offer13 else []
+        cipher_suites += [s.id for s in suites]
+        self._offered_psk = self._tls13_offer(cfg, exts, session13) if offer13 else None
+        hello = ClientHello(version=min(version, 0x0303), random=os.urandom(32),
+                            session_id=session_id, cipher_suites=cipher_suites,
+                            compression_methods=[0], extensions=exts)
+        if self._offered_psk is not None:
+            from ..crypto.prf import Transcript
+            hello = self._add_binder(hello, self._offered_psk, Transcript())
         return hello, session
 
     # ---------------------------------------------------------------- server flight
@@ -153,6 +219,20 @@ class ClientConnection(BaseConnection):
     def _on_server_hello(self, body, raw):
         sh = ServerHello.parse(body)
         hello = self._hello
+        sv = X.find_ext(sh.extensions or [], X.EXT_SUPPORTED_VERSIONS)
+        if sv is not None and 0x0304 in self._offered_versions and self._offered_tls13:
+            if X.parse_supported_versions_server(sv.data) != 0x0304:
+                raise AlertError("illegal_parameter", "supported_versions selects 0x%04x"
+                                 % X.parse_supported_versions_server(sv.data))
+            self._enter_tls13()
+            return self._on13_server_hello(body, raw, sh)
+        if sv is not None:
+            raise AlertError("unsupported_extension" if X.EXT_SUPPORTED_VERSIONS
+                             not in self._offered_ext else "illegal_parameter",
+                             "supported_versions in a TLS 1.2 ServerHello")
+        if sh.random == _HRR_RANDOM:
+            raise AlertError("illegal_parameter", "HelloRetryRequest without TLS 1.3")
+        self._check_downgrade(sh)
         version = sh.version
         if version not in self._offered_versions:
             raise AlertError("protocol_version", "server chose version 0x%04x" % version)
@@ -236,6 +316,13 @@ class ClientConnection(BaseConnection):
         if not isinstance(key, _KEY_TYPES[self.suite.authentication]):
             raise AlertError("unsupported_certificate",
                              "%s key does not fit %s" % (type(key).__name__, self.suite.name))
+        self._accept_server_chain(chain, cert, key)
+        if self.suite.key_exchange in ("DHE", "ECDHE"):
+            return states.EXPECT_SERVER_KEY_EXCHANGE
+        return states.EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE
+
+    def _accept_server_chain(self, chain, cert, key):
+        """With ``cafile``, the chain must lead to it and name the host (any version)."""
         if self.config.cafile:
             from ..crypto.certs import verify_chain
             verify_chain([cert] + [_parse_certificate(d)[0] for d in chain[1:]],
@@ -243,9 +330,6 @@ class ClientConnection(BaseConnection):
                          hostname=self.config.verify_hostname or self.config.sni)
         self.peer_certificates = chain
         self._server_key = key
-        if self.suite.key_exchange in ("DHE", "ECDHE"):
-            return states.EXPECT_SERVER_KEY_EXCHANGE
-        return states.EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE
 
     def _on_server_key_exchange(self, body, raw):
         version = self.version
@@ -264,9 +348,12 @@ class ClientConnection(BaseConnection):
             group = ske.params["group"]
             if self._offered_groups is not None and group not in self._offered_groups:
                 raise AlertError("illegal_parameter", "group %d not offered" % group)
+            self.group = NAMED_GROUPS.get(group, str(group))
         elif ske.kind == "DHE":
             if len(ske.params["p"].lstrip(b"\x00")) < 128:
                 raise AlertError("insufficient_security", "DH group smaller than 1024 bits")
+            named = ffdhe_group_of(int.from_bytes(ske.params["p"], "big"))
+            self.group = NAMED_GROUPS.get(named) if named else None
         self._ske = ske
 
     def _on_certificate_request(self, body, raw):
@@ -296,8 +383,7 @@ class ClientConnection(BaseConnection):
         if identity is not None:
             scheme, sig = signatures.sign(identity.private_key, self.transcript.data,
                                           version, scheme)
-            self._send_handshake(15, (struct.pack("!H", scheme) if version >= 0x0303 else b"")
-                                 + _vec16(sig))
+            self._send_handshake(15, CertificateVerify(scheme, sig).encode())
         self._derive_keys()
         self._send_ccs()
         self._send_finished()
@@ -312,14 +398,15 @@ class ClientConnection(BaseConnection):
         kx = self.suite.key_exchange
         if kx == "RSA":
             pre_master, encrypted = rsa_encrypt_pre_master(self._server_key, self._hello.version)
-            return pre_master, _vec16(encrypted)
+            return pre_master, ClientKeyExchange("RSA", encrypted).encode()
         params = self._ske.params
         if kx == "DHE":
             key = DHEKey.generate(int.from_bytes(params["p"], "big"),
                                   int.from_bytes(params["g"], "big"))
-            return key.exchange(params["ys"]), _vec16(key.public_bytes())
+            return key.exchange(params["ys"]), ClientKeyExchange("DHE", key.public_bytes()).encode()
         key = EphemeralKey.generate(params["group"])
-        return key.exchange(params["point"]), _vec8(key.public_bytes())
+        return key.exchange(params["point"]), ClientKeyExchange("ECDHE",
+                                                                key.public_bytes()).encode()
 
     # ---------------------------------------------------------------- end of handshake
 

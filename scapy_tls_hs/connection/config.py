@@ -12,9 +12,10 @@ from ..registry import VERSION_CODES
 __all__ = ["ClientConfig", "ServerConfig", "Identity", "DEFAULT_GROUPS", "DEFAULT_SIG_SCHEMES",
            "parse_versions", "resolve_suites"]
 
-ALL_VERSIONS = (0x0301, 0x0302, 0x0303)
-# x25519 first: fastest, and what every modern peer prefers.
-DEFAULT_GROUPS = (29, 23, 24, 25)
+ALL_VERSIONS = (0x0301, 0x0302, 0x0303, 0x0304)
+# x25519 first: fastest, and what every modern peer prefers. ffdhe groups are offered to TLS
+# 1.3 peers only (RFC 7919 negotiation in TLS 1.2 is the server's business).
+DEFAULT_GROUPS = (29, 23, 24, 25, 30, 256, 257)
 DEFAULT_SIG_SCHEMES = (
     0x0403, 0x0503, 0x0603,           # ecdsa_secp256r1_sha256 .. secp521r1_sha512
     0x0804, 0x0805, 0x0806,           # rsa_pss_rsae_sha256 .. 512
@@ -46,6 +47,50 @@ def parse_versions(versions):
     out = tuple(sorted({parse_version(v) for v in versions}))
     if not out:
         raise ValueError("no TLS version enabled")
+    return out
+
+
+def parse_groups(groups):
+    """Named group ids from names (``"x25519"``, ``"secp256r1"``, ``"P-256"``) or ids;
+    ``ValueError`` naming an unknown or unsupported one."""
+    from ..crypto.keyexchange import key_share_supported
+    from ..registry import NAMED_GROUP_CODES
+    aliases = {"P-256": "secp256r1", "P-384": "secp384r1", "P-521": "secp521r1",
+               "PRIME256V1": "secp256r1", "X25519": "x25519", "X448": "x448"}
+    if isinstance(groups, (str, int)):
+        groups = (groups,)
+    out = []
+    for g in groups:
+        if isinstance(g, str):
+            key = aliases.get(g.strip().upper(), g.strip())
+            code = NAMED_GROUP_CODES.get(key)
+            if code is None:
+                code = {k.lower(): v for k, v in NAMED_GROUP_CODES.items()}.get(key.lower())
+            if code is None:
+                raise ValueError("unknown group %r" % g)
+            g = code
+        if not key_share_supported(g):
+            raise ValueError("unsupported group %r" % g)
+        if g not in out:
+            out.append(g)
+    if not out:
+        raise ValueError("no group enabled")
+    return tuple(out)
+
+
+def resolve_suites13(ciphers):
+    """TLS 1.3 suites among ``ciphers`` (default: ours), in the given order."""
+    from ..crypto.suites import CipherSuite
+    if ciphers is None:
+        return CipherSuite.default13()
+    if isinstance(ciphers, (str, int)):
+        ciphers = [ciphers]
+    out = []
+    for c in ciphers:
+        s = CipherSuite.by_id(c) if isinstance(c, int) else (
+            CipherSuite.by_name(c) if isinstance(c, str) else c)
+        if s.key_exchange == "TLS13" and s not in out:
+            out.append(s)
     return out
 
 
@@ -84,14 +129,14 @@ class Identity:
     chain: list            # x509.Certificate, leaf first
     chain_der: list        # DER bytes, leaf first
     private_key: object
-    kind: str              # "RSA" or "ECDSA": the suites' ``authentication`` it can serve
+    kind: str              # "RSA", "ECDSA" (the suites' ``authentication``), "ED25519", "ED448"
     certificate_body: bytes
 
     @classmethod
     def load(cls, chain, private_key):
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+        from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
         from ..crypto import certs
         if isinstance(chain, str):
             chain = certs.load_certificates(chain)
@@ -114,6 +159,10 @@ class Identity:
             kind = "RSA"
         elif isinstance(private_key, ec.EllipticCurvePrivateKey):
             kind = "ECDSA"
+        elif isinstance(private_key, ed25519.Ed25519PrivateKey):
+            kind = "ED25519"            # TLS 1.3 only (no TLS 1.2 suite of ours uses EdDSA)
+        elif isinstance(private_key, ed448.Ed448PrivateKey):
+            kind = "ED448"
         else:
             raise ValueError("unsupported private key type %s" % type(private_key).__name__)
         leaf_pub = chain[0].public_key().public_bytes(
@@ -179,12 +228,26 @@ class ClientConfig:
     client_hello: object = None
     secure_renegotiation: bool = True
     verify_hostname: str = None       # name or IP the server chain must match; default sni
+    # TLS 1.3: early_data is sent as 0-RTT when ``session`` holds a ticket allowing it;
+    # key_shares ({group: private key}) keeps the private halves of a given client_hello's
+    # shares (replay); psk_modes: (1,) psk_dhe_ke, (0,) psk_ke, or both.
+    early_data: bytes = None
+    key_shares: dict = None
+    psk_modes: tuple = (1,)
+    middlebox_compat: bool = True
+    post_handshake_auth: bool = True
 
     def __post_init__(self):
         self.versions = parse_versions(self.versions)
         self.suites = resolve_suites(self.ciphers, self.versions)
+        self.suites13 = resolve_suites13(self.ciphers) if 0x0304 in self.versions else []
+        # Named ciphers are exactly what is offered: TLS 1.3 only when a TLS 1.3 suite is named.
+        if not self.suites and not self.suites13:
+            raise ValueError("no cipher suite usable with the configured versions")
         self.alpn = _alpn_list(self.alpn)
-        self.groups = tuple(self.groups)
+        self.groups = parse_groups(self.groups)
+        if isinstance(self.early_data, str):
+            self.early_data = self.early_data.encode()
         self.sig_schemes = tuple(self.sig_schemes)
         self.identity = _identity(self.cert_chain, self.private_key)
         self.ca_roots = _load_roots(self.cafile)
@@ -211,6 +274,11 @@ class ServerConfig:
     sig_schemes: tuple = DEFAULT_SIG_SCHEMES
     dhe_params: tuple = None          # (p, g); default RFC 7919 ffdhe2048
     extra_identities: list = field(default_factory=list)
+    early_data_max: int = 0           # TLS 1.3 0-RTT bytes accepted (0: refused)
+    tickets13: int = 2                # NewSessionTickets after a TLS 1.3 handshake
+    ticket_lifetime: int = 7200
+    psk_modes: tuple = (1, 0)         # psk_dhe_ke, psk_ke accepted
+    middlebox_compat: bool = True
 
     def __post_init__(self):
         from .session import SessionCache
@@ -227,10 +295,11 @@ class ServerConfig:
         # Only suites a loaded key can authenticate, in the server's preference order.
         self.suites = [s for s in resolve_suites(self.ciphers, self.versions)
                        if s.authentication in self.identities]
-        if not self.suites:
+        self.suites13 = resolve_suites13(self.ciphers) if 0x0304 in self.versions else []
+        if not self.suites and not self.suites13:
             raise ValueError("no cipher suite fits the configured keys and versions")
         self.alpn = _alpn_list(self.alpn)
-        self.groups = tuple(self.groups)
+        self.groups = parse_groups(self.groups)
         self.sig_schemes = tuple(self.sig_schemes)
         if self.session_cache is None:
             self.session_cache = SessionCache()

@@ -13,6 +13,10 @@ __all__ = ["Event", "HandshakeMessage", "ChangeCipherSpec", "Alert", "Applicatio
            "HandshakeComplete", "Undecryptable"]
 
 
+HRR_RANDOM = bytes.fromhex(
+    "CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C")
+
+
 def _layers():
     from .. import layers
     return layers
@@ -37,6 +41,9 @@ class HandshakeMessage(Event):
 
     @property
     def name(self):
+        # RFC 8446 section 4.1.3: a ServerHello with this random is a HelloRetryRequest.
+        if self.msg_type == 2 and self.body[2:34] == HRR_RANDOM:
+            return "hello_retry_request"
         return name(HANDSHAKE_TYPES, self.msg_type, 2)
 
     @property

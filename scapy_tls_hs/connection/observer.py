@@ -15,9 +15,13 @@ Rules of this module:
   traffic secrets); the server's RSA key (RSA key exchange: RFC 5246 section 7.4.7.1
   pre-master secret, RFC 7627 extended master secret); for a resumed TLS 1.2 session, an
   earlier connection of the same capture (``SessionTable``, by session id or RFC 5077 ticket).
-- The report fields follow CONTRACT.md: ``messages`` names, ``resumed`` (TLS 1.2: an
-  abbreviated handshake; TLS 1.3: the ServerHello carries pre_shared_key), ``decrypted``
-  (keys known and both Finished verified), ``app_data`` hashes of the plaintext.
+- The report fields follow CONTRACT.md and come out of one ``HandshakeSummary``
+  (``summary.py``, where ``group`` and ``early_data`` are defined): ``messages`` names,
+  ``resumed`` (TLS 1.2: an abbreviated handshake; TLS 1.3: the ServerHello carries
+  pre_shared_key), ``hello_retry`` (a ServerHello with the RFC 8446 section 4.1.3 random),
+  ``key_updates`` (KeyUpdate messages of both directions; only decrypted ones can be
+  counted), and the observer's own ``decrypted`` (keys known and both Finished verified) and
+  ``app_data`` hashes of the plaintext.
 """
 import hashlib
 
@@ -33,6 +37,8 @@ from ..registry import (ALERT_DESCRIPTIONS, CIPHER_SUITES, CONTENT_TYPES, HANDSH
                         NAMED_GROUPS, VERSIONS, name as _name)
 from .events import Alert, ApplicationData, ChangeCipherSpec, HandshakeMessage, Undecryptable
 from .observer_keys import TLS13, ObserverKeys, SessionTable
+from .record_layer import RecordLayer
+from .summary import HandshakeSummary
 
 __all__ = ["ObserverConnection", "SessionTable"]
 
@@ -45,10 +51,28 @@ SEQ_WINDOW = 64
 _UNDECRYPTED = {22: "encrypted_handshake", 21: "encrypted_alert", 23: "application_data"}
 
 
-class _Side:
-    """One direction: its framing, reassembly, protection and what it has shown so far."""
+class _Layer(RecordLayer):
+    """The roles' record layer (framing, protection, TLS 1.3 epochs), plus what only an
+    observer needs: the read sequence number, to give back the number of a record that did
+    not open (a damaged record, or 0-RTT data tried with the wrong key) and to guess it after
+    lost bytes; and new framing after a gap, keeping the keys."""
 
-    __slots__ = ("name", "tag", "arrow", "reader", "hs", "encrypted", "protection",
+    @property
+    def read_seq(self):
+        return self._read.seq
+
+    @read_seq.setter
+    def read_seq(self, seq):
+        self._read.seq = seq
+
+    def restart_framing(self):
+        self.reader = RecordReader()
+
+
+class _Side:
+    """One direction: its record layer, reassembly, and what it has shown so far."""
+
+    __slots__ = ("name", "tag", "arrow", "layer", "hs", "encrypted", "keys",
                  "failed", "dead", "resync", "seq_unknown", "app_bytes", "app_hash",
                  "finished", "finished_ok", "hs_secret", "app_secret", "protected_records",
                  "lost", "opened")
@@ -57,10 +81,10 @@ class _Side:
         self.name = name
         self.tag = "C:" if name == "client" else "S:"
         self.arrow = "client->server" if name == "client" else "server->client"
-        self.reader = RecordReader()
+        self.layer = _Layer()
         self.hs = HandshakeReassembler()
         self.encrypted = False      # records are protected from now on
-        self.protection = None      # RecordProtection / TLS13Protection, None: keys unknown
+        self.keys = False           # ... and the layer has their keys
         self.failed = False         # a record did not decrypt: the keys are wrong
         self.dead = False           # record framing lost
         self.resync = False         # after a gap: wait for something that looks like TLS
@@ -102,6 +126,12 @@ class ObserverConnection(ObserverKeys):
         # CONTRACT report fields
         self.version = self.cipher_suite = self.session_id = self.sni = self.alpn = None
         self.resumed = self.client_auth = self.extended_master_secret = False
+        self.group = None            # IANA name of the (EC)DHE group (summary.py's rule)
+        self.hello_retry = False
+        self.early_data = None       # "accepted" | "rejected" | None
+        self.key_updates = 0
+        self.client_hello = None     # the first ClientHello and the ServerHello (codec)
+        self.server_hello = None
         self.decrypted = False
         self.messages = []
         self.errors = []
@@ -115,9 +145,9 @@ class ObserverConnection(ObserverKeys):
         self.offered_early_data = False
         self.client_suites = []
         self._early = None           # 0-RTT protection: None not tried, False unavailable
+        self._early_record = False   # the record just opened was 0-RTT data
         self.suite_id = None
         self.suite = None
-        self.hrr = False
         self.encrypt_then_mac = False
         self.full_handshake = None   # TLS 1.2: True after Certificate/SKE/CKE, False after CCS
         self.ticket = b""            # NewSessionTicket (TLS 1.2) issued on this connection
@@ -151,9 +181,8 @@ class ObserverConnection(ObserverKeys):
             d.dead = False
         if d.dead or not data:
             return events
-        reader = d.reader
         try:
-            records = reader.feed(data)
+            records = d.layer.feed(data)
         except DecodeError as exc:
             records = getattr(exc, "records", None) or []
             self._error("%s: %s; the rest of this direction is not TLS records"
@@ -161,7 +190,7 @@ class ObserverConnection(ObserverKeys):
             d.dead = True
         for rec in records:
             try:
-                self._record(d, rec.content_type, rec.version, rec.fragment, events)
+                self._record(d, rec, events)
             except DecodeError as exc:
                 self._error("%s: %s" % (d.arrow, exc.message or exc))
         return events
@@ -171,7 +200,7 @@ class ObserverConnection(ObserverKeys):
         d.lost += gap
         if self.hashing:
             self.transcript_broken = True
-        d.reader = RecordReader()
+        d.layer.restart_framing()
         d.hs = HandshakeReassembler()
         d.resync = True
         d.seq_unknown = True
@@ -181,7 +210,7 @@ class ObserverConnection(ObserverKeys):
         for d in (self.client_side, self.server_side):
             if d.dead or d.resync:
                 continue
-            pending = d.reader.pending
+            pending = d.layer.pending
             if pending:
                 self._error("%s: the stream ends inside a record (%d bytes left over)"
                             % (d.arrow, pending))
@@ -190,21 +219,23 @@ class ObserverConnection(ObserverKeys):
 
     # -- records ---------------------------------------------------------------------------
 
-    def _record(self, d, ct, version, fragment, events):
+    def _record(self, d, rec, events):
+        ct, version, fragment = rec
         self.record_count += 1
-        decrypted = False
+        decrypted = early = False
         if ct == 20:
             # Never protected in TLS 1.3 (middlebox compatibility, RFC 8446 appendix D.4).
             self._keep(d, ct, version, fragment, False)
             return self._ccs(d, fragment, events)
         if d.encrypted and (ct == 23 or not self.tls13) or self._early_candidate(d, ct):
             d.protected_records += 1
-            plain = self._open(d, ct, version, fragment)
-            if plain is None:
+            opened = self._open(d, rec)
+            if opened is None:
                 return self._undecryptable(d, ct, version, fragment, events)
-            if type(plain) is tuple:  # TLS 1.3 (0-RTT too): the inner content type
-                ct, plain = plain
+            ct, plain = opened      # TLS 1.3 (0-RTT too): the inner content type
             decrypted = True
+            early = self._early_record
+            self._early_record = False
         elif ct == 21 and len(fragment) != 2 and self.client_random is None \
                 and self.server_random is None:
             # No hello seen (caught mid-connection): a longer alert is a protected one.
@@ -228,7 +259,8 @@ class ObserverConnection(ObserverKeys):
             if decrypted:
                 d.app_bytes += len(plain)
                 d.app_hash.update(plain)
-            self._entry(d, "application_data", "%d bytes" % len(plain))
+            self._entry(d, "application_data",
+                        "%d bytes, 0-RTT" % len(plain) if early else "%d bytes" % len(plain))
             events.append(ApplicationData(d.name, plain))
         else:
             self._entry(d, _name(CONTENT_TYPES, ct, 2), "%d bytes" % len(plain))
@@ -236,28 +268,35 @@ class ObserverConnection(ObserverKeys):
     def _keep(self, d, ct, version, payload, decrypted):
         self.records.append((self.time, d.name, ct, version, payload, decrypted))
 
-    def _open(self, d, ct, version, fragment):
-        """Plaintext (TLS 1.3: ``(inner type, plaintext)``), or None when not decryptable."""
+    def _open(self, d, rec):
+        """``(content type, plaintext)`` (TLS 1.3: the inner type), or None when the record
+        cannot be decrypted."""
+        ct = rec[0]
         early = self._early_candidate(d, ct)
         if early:
-            out = self._open_early(fragment)
-            if out is not None or not d.encrypted:
+            out = self._open_early(rec[2])
+            if out is not None:
+                self._early_record = True
                 return out
-        prot = d.protection
-        if prot is None or d.failed:
+            if not d.encrypted:
+                return None
+        if not d.keys or d.failed:
             return None
-        seq = prot.seq
+        layer = d.layer
         try:
-            out = prot.open(fragment) if self.tls13 else prot.open(ct, version, fragment)
+            out = layer.open(rec)
         except AlertError as exc:
+            # Both protections count a record that failed to open (crypto/record.py,
+            # crypto/tls13.py): the number it was tried with is one less.
+            seq = layer.read_seq - 1
             if d.seq_unknown:
-                out = self._guess_seq(d, ct, version, fragment, seq)
+                out = self._guess_seq(d, rec, seq)
                 if out is not None:
                     return out
             if early:
-                prot.seq = seq
+                layer.read_seq = seq
                 return None  # 0-RTT data without its key: not a handshake record
-            prot.seq = seq + 1  # the sender used this sequence number either way
+            layer.read_seq = seq + 1  # the sender used this sequence number either way
             what = _name(CONTENT_TYPES, ct, 2)
             if d.opened:
                 # The keys worked before: this one record is damaged.
@@ -271,19 +310,19 @@ class ObserverConnection(ObserverKeys):
         d.opened += 1
         return out
 
-    def _guess_seq(self, d, ct, version, fragment, seq):
+    def _guess_seq(self, d, rec, seq):
         """After lost bytes, records may be missing: try the next sequence numbers."""
-        prot = d.protection
+        layer = d.layer
         for guess in range(seq + 1, seq + SEQ_WINDOW):
-            prot.seq = guess
+            layer.read_seq = guess
             try:
-                out = prot.open(fragment) if self.tls13 else prot.open(ct, version, fragment)
+                out = layer.open(rec)
             except AlertError:
                 continue
             d.seq_unknown = False
             d.opened += 1
             return out
-        prot.seq = seq
+        layer.read_seq = seq
         return None
 
     def _undecryptable(self, d, ct, version, fragment, events):
@@ -315,15 +354,18 @@ class ObserverConnection(ObserverKeys):
             return
         if d.encrypted:
             # A second ChangeCipherSpec: renegotiated keys, which we do not follow.
-            if d.protection is not None:
+            if d.keys:
                 self._error("%s: renegotiation: the records after it are not decrypted"
                             % d.arrow)
-            d.protection = None
+            d.keys = False
             return
         d.encrypted = True
         if self.full_handshake is None and d is self.server_side:
             self._set_resumed(True)
-        d.protection = self._protection12(d)
+        protection = self._protection12(d)
+        if protection is not None:
+            d.layer.set_read(protection)
+            d.keys = True
         d.opened = 0
 
     def _alert(self, d, plain, events):
@@ -375,8 +417,10 @@ class ObserverConnection(ObserverKeys):
 
     def _client_hello(self, d, body, raw):
         ch = ClientHello.parse(body)
-        if self.client_random is not None and not self.hrr:
+        if self.client_random is not None and not self.hello_retry:
             return "again (renegotiation?)"
+        if self.client_hello is None:
+            self.client_hello = ch
         self.client_random = ch.random
         self.client_version = ch.version
         self.client_session_id = ch.session_id
@@ -403,6 +447,7 @@ class ObserverConnection(ObserverKeys):
             return "again (renegotiation?)"
         sh = ServerHello.parse(body)
         exts = sh.extensions or []
+        self.server_hello = sh
         self.server_random = sh.random
         self.version = sh.selected_version()
         self.suite_id = sh.cipher_suite
@@ -414,8 +459,18 @@ class ObserverConnection(ObserverKeys):
         if self.tls13:
             self.extended_master_secret = False
             self.resumed = X.EXT_PRE_SHARED_KEY in types
+            # RFC 8446 section 4.2.10: early data needs the first PSK accepted; whether the
+            # server took it is said in the (encrypted) EncryptedExtensions.
+            if self.offered_early_data and not self.resumed:
+                self.early_data = "rejected"
+            ext = find_ext(exts, X.EXT_KEY_SHARE)
             self._start13()
+            if ext is not None:
+                self.group = _name(NAMED_GROUPS, X.parse_key_share_server(ext.data)[0])
+                detail += ", " + self.group
             return detail
+        if self.offered_early_data:
+            self.early_data = "rejected"
         self.extended_master_secret = (X.EXT_EXTENDED_MASTER_SECRET in types
                                        and X.EXT_EXTENDED_MASTER_SECRET in self.client_exts)
         self.encrypt_then_mac = (X.EXT_ENCRYPT_THEN_MAC in types
@@ -433,7 +488,9 @@ class ObserverConnection(ObserverKeys):
 
     def _hello_retry_request(self, d, body, raw):
         sh = ServerHello.parse(body)
-        self.hrr = True
+        self.hello_retry = True
+        if self.offered_early_data:
+            self.early_data = "rejected"   # RFC 8446 section 4.2.10
         self.version = sh.selected_version()
         self.suite_id = sh.cipher_suite
         self.suite = CipherSuite.get(sh.cipher_suite)
@@ -444,8 +501,9 @@ class ObserverConnection(ObserverKeys):
         self.transcript.update(bytes((254, 0, 0, len(h))) + h)
         self.transcript.update(raw)
         ext = find_ext(sh.extensions or [], X.EXT_KEY_SHARE)
-        if ext is not None and len(ext.data) == 2:
-            return "group " + _name(NAMED_GROUPS, ext.data[0] << 8 | ext.data[1])
+        if ext is not None:
+            self.group = _name(NAMED_GROUPS, X.parse_key_share_hello_retry(ext.data))
+            return "group " + self.group
         return ""
 
     def _set_resumed(self, resumed):
@@ -469,8 +527,11 @@ class ObserverConnection(ObserverKeys):
         if kx in ("DHE", "ECDHE"):
             ske = ServerKeyExchange.parse(body, kx, self.version)
             if ske.kind == "ECDHE":
-                return "group " + _name(NAMED_GROUPS, ske.params["group"])
-            return "DH %d bits" % (len(ske.params["p"].lstrip(b"\0")) * 8)
+                self.group = _name(NAMED_GROUPS, ske.params["group"])
+                return "group " + self.group
+            p = ske.params["p"].lstrip(b"\0")
+            self.group = _ffdhe_name(p)
+            return "DH %d bits%s" % (len(p) * 8, ", " + self.group if self.group else "")
         return ""
 
     def _server_hello_done(self, d, body, raw):
@@ -507,6 +568,9 @@ class ObserverConnection(ObserverKeys):
 
     def _encrypted_extensions(self, d, body, raw):
         ee = EncryptedExtensions.parse(body)
+        if self.offered_early_data and not self.hello_retry:
+            accepted = find_ext(ee.extensions, X.EXT_EARLY_DATA) is not None
+            self.early_data = "accepted" if accepted else "rejected"
         ext = find_ext(ee.extensions, X.EXT_ALPN)
         if ext is not None:
             protos = X.parse_alpn(ext.data)
@@ -517,6 +581,7 @@ class ObserverConnection(ObserverKeys):
 
     def _key_update(self, d, body, raw):
         ku = KeyUpdate.parse(body)
+        self.key_updates += 1
         self._next_traffic_secret(d)
         return "update_requested" if ku.request_update else ""
 
@@ -559,18 +624,15 @@ class ObserverConnection(ObserverKeys):
         return {"client_bytes": c.app_bytes, "client_sha256": c.app_hash.hexdigest(),
                 "server_bytes": s.app_bytes, "server_sha256": s.app_hash.hexdigest()}
 
+    def summary(self):
+        """The ``HandshakeSummary`` of what was seen so far."""
+        return HandshakeSummary.from_connection(self)
+
     def fields(self):
-        """The CONTRACT report fields this connection knows (all but client/server)."""
-        out = {"version": _name_version(self.version) if self.version else None,
-               "cipher_suite": self.cipher_suite,
-               "session_id": self.session_id,
-               "resumed": self.resumed,
-               "sni": self.sni,
-               "alpn": self.alpn,
-               "client_auth": self.client_auth,
-               "extended_master_secret": self.extended_master_secret,
-               "messages": list(self.messages),
-               "decrypted": self.decrypted}
+        """The CONTRACT report fields this connection knows (all but client/server): the
+        summary's, then ``decrypted``, ``app_data`` (when decrypted) and ``errors``."""
+        out = self.summary().fields()
+        out["decrypted"] = self.decrypted
         app = self.app_data
         if app is not None:
             out["app_data"] = app
@@ -580,6 +642,15 @@ class ObserverConnection(ObserverKeys):
 
 def _name_version(v):
     return VERSIONS.get(v, "unknown_0x%04X" % v)
+
+
+def _ffdhe_name(p):
+    """The RFC 7919 name of the DHE prime ``p`` (big-endian bytes), or None (summary.py)."""
+    if len(p) not in (256, 384, 512, 768, 1024):
+        return None
+    from ..crypto.keyexchange import ffdhe_group_of
+    group = ffdhe_group_of(int.from_bytes(p, "big"))
+    return _name(NAMED_GROUPS, group) if group is not None else None
 
 
 _HANDLERS = {

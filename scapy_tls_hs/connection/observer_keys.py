@@ -192,12 +192,11 @@ class ObserverKeys:
                 self._error("cipher suite %s is not supported for decryption"
                             % self.cipher_suite)
             return
-        from ..crypto.tls13 import TLS13Protection
         for side, label in ((cs, "CLIENT_HANDSHAKE_TRAFFIC_SECRET"),
                             (ss, "SERVER_HANDSHAKE_TRAFFIC_SECRET")):
             secret = self._secret(label)
             side.hs_secret = secret
-            side.protection = TLS13Protection(self.suite, secret) if secret else None
+            self._set_read13(side, secret)
         if cs.hs_secret or ss.hs_secret:
             self.key_source = "keylog"
         elif (self.keylog is not None or self.server_key is not None) \
@@ -259,7 +258,6 @@ class ObserverKeys:
         """RFC 8446 section 7.1: after its Finished a side sends with application keys."""
         if self.suite is None:
             return
-        from ..crypto.tls13 import TLS13Protection
         label = ("CLIENT_TRAFFIC_SECRET_0" if d is self.client_side
                  else "SERVER_TRAFFIC_SECRET_0")
         secret = self._secret(label)
@@ -267,15 +265,21 @@ class ObserverKeys:
             self._error("%s: the key log has no %s: application data not decrypted"
                         % (d.arrow, label))
         d.app_secret = secret
-        d.protection = TLS13Protection(self.suite, secret) if secret else None
+        self._set_read13(d, secret)
         d.failed = False
-        d.opened = 0
 
     def _next_traffic_secret(self, d):
         """KeyUpdate (RFC 8446 section 7.2): the sender's next application traffic secret."""
         if d.app_secret is None or self.suite is None:
             return
-        from ..crypto.tls13 import TLS13Protection, next_traffic_secret
+        from ..crypto.tls13 import next_traffic_secret
         d.app_secret = next_traffic_secret(self.suite, d.app_secret)
-        d.protection = TLS13Protection(self.suite, d.app_secret)
+        self._set_read13(d, d.app_secret)
+
+    def _set_read13(self, d, secret):
+        """A new TLS 1.3 epoch of ``d``'s records (RFC 8446 section 7.3): under ``secret``,
+        or not decryptable (None: not in the key log)."""
+        if secret is not None:
+            d.layer.set_read13(self.suite, secret)
+        d.keys = secret is not None
         d.opened = 0

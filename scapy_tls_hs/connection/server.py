@@ -6,16 +6,20 @@ client authentication (section 7.4.4, 7.4.6, 7.4.8).
 Which message may come next is in ``states.SERVER``; this module only says what to do with each.
 """
 import os
-import struct
 import time
 
 from ..codec import extensions as X
-from ..codec.messages import Certificate, CertificateVerify, ClientHello, ClientKeyExchange
+from ..codec.messages import (Certificate, CertificateRequest, CertificateVerify, ClientHello,
+                              ClientKeyExchange, Extension, NewSessionTicket, ServerHello,
+                              ServerKeyExchange)
 from ..crypto import signatures
-from ..crypto.keyexchange import DHEKey, EphemeralKey, rsa_decrypt_pre_master
+from ..crypto.keyexchange import DHEKey, EphemeralKey, ffdhe_group_of, rsa_decrypt_pre_master
 from ..errors import AlertError, DecodeError
+from ..registry import NAMED_GROUPS
 from . import states
 from .base import BaseConnection, _parse_certificate
+from .server13 import Server13Mixin
+from .server_context import ServerContext
 from .session import Session
 
 __all__ = ["ServerConnection"]
@@ -23,28 +27,28 @@ __all__ = ["ServerConnection"]
 _SCSV_RENEGOTIATION = 0x00FF
 _SCSV_FALLBACK = 0x5600
 # RFC 5246 section 7.4.4 / RFC 8422 section 5.4: rsa_sign, ecdsa_sign.
-_CLIENT_CERT_TYPES = b"\x02\x01\x40"
-
-
-def _vec8(b):
-    return bytes((len(b),)) + b
-
-
-def _vec16(b):
-    return struct.pack("!H", len(b)) + b
+_CLIENT_CERT_TYPES = [2, 1, 0x40]
+# RFC 8446 section 4.1.3: the end of ServerHello.random of a TLS 1.3 server that negotiates
+# TLS 1.2 (01) or below (00).
+_DOWNGRADE = b"DOWNGRD"
 
 
 def _int_bytes(n):
     return n.to_bytes((n.bit_length() + 7) // 8 or 1, "big")
 
 
-class ServerConnection(BaseConnection):
+class ServerConnection(Server13Mixin, BaseConnection):
+    """``context``: the runtime state shared with the server's other connections (session
+    cache, ticket keys, used 0-RTT tickets, cookie key); None uses the one kept with
+    ``config`` (``ServerContext.of_config``)."""
+
     role = "server"
     peer = "client"
     _table = states.SERVER
 
-    def __init__(self, config):
+    def __init__(self, config, context=None):
         super().__init__(config)
+        self._context = context if context is not None else ServerContext.of_config(config)
         self._hello = None
         self._identity = None
         self._kx_key = None
@@ -65,12 +69,18 @@ class ServerConnection(BaseConnection):
         ch = ClientHello.parse(body)
         self._hello = ch
         self.client_random = ch.random
-        self.version = self.record_version = self._choose_version(ch)
+        version = self._choose_version(ch)
+        if version == 0x0304:
+            return self._start13(ch, raw)
+        self.version = self.record_version = version
         if 0 not in ch.compression_methods:
             raise AlertError("illegal_parameter", "no null compression offered")
         exts = self._read_client_extensions(ch)
         session, group = self._negotiate(ch, exts)
         self.server_random = os.urandom(32)
+        if 0x0304 in self.config.versions:
+            self.server_random = (self.server_random[:24] + _DOWNGRADE
+                                  + (b"\x01" if version == 0x0303 else b"\x00"))
         self._send_server_hello(self._server_extensions(exts))
         if session is not None:
             return self._send_resumed_flight(session)
@@ -100,8 +110,9 @@ class ServerConnection(BaseConnection):
         ``(session or None, group or None)``."""
         cfg = self.config
         client_ems = X.EXT_EXTENDED_MASTER_SECRET in exts and cfg.ems
+        ctx = self._context
         ticket = exts.get(X.EXT_SESSION_TICKET)
-        wants_tickets = ticket is not None and cfg.ticket_keys is not None
+        wants_tickets = ticket is not None and ctx.ticket_keys is not None
         session, by_ticket = self._find_session(ch, self.version, ticket, client_ems)
         group = None
         if session is not None:
@@ -117,7 +128,7 @@ class ServerConnection(BaseConnection):
             self.suite, group = self._choose_suite(ch, self.version, groups)
             self.extended_master_secret = client_ems
             self._issue_ticket = wants_tickets
-            if cfg.session_cache is not None or self._issue_ticket:
+            if ctx.session_cache is not None or self._issue_ticket:
                 self.session_id = os.urandom(32)
         self.encrypt_then_mac = (X.EXT_ENCRYPT_THEN_MAC in exts and cfg.etm
                                  and not self.suite.aead)
@@ -166,12 +177,24 @@ class ServerConnection(BaseConnection):
         return states.EXPECT_CLIENT_KEY_EXCHANGE
 
     def _choose_version(self, ch):
-        """Highest version both support (RFC 5246 appendix E.1)."""
+        """Highest version both support: from supported_versions when the client sends it
+        and we run TLS 1.3 (RFC 8446 section 4.2.1), else from legacy_version (RFC 5246
+        appendix E.1, capped at TLS 1.2)."""
         versions = self.config.versions
         cv = ch.version
-        if cv < versions[0]:
-            raise AlertError("protocol_version", "client offers at most 0x%04x" % cv)
-        version = max(v for v in versions if v <= cv)
+        sv = ch.ext(X.EXT_SUPPORTED_VERSIONS) if 0x0304 in versions else None
+        if sv is not None:
+            common = [v for v in X.parse_supported_versions_client(sv[1]) if v in versions]
+            if cv < 0x0301 or not common:
+                raise AlertError("protocol_version", "no common version in supported_versions")
+            version = max(common)
+            if version == 0x0304:
+                return version
+        else:
+            cv = min(cv, 0x0303)
+            if cv < versions[0]:
+                raise AlertError("protocol_version", "client offers at most 0x%04x" % cv)
+            version = max(v for v in versions if v <= cv)
         if _SCSV_FALLBACK in ch.cipher_suites and version < versions[-1]:
             raise AlertError("inappropriate_fallback", "RFC 7507 fallback signalled")
         return version
@@ -191,20 +214,20 @@ class ServerConnection(BaseConnection):
         """A session to resume, and whether it came from a ticket. Anything unusable (unknown
         id, undecryptable or expired ticket, other version, suite, EMS or SNI) means a full
         handshake, never an error."""
-        cfg = self.config
-        if ticket and cfg.ticket_keys is not None:
-            state = cfg.ticket_keys.open(ticket)
+        ctx = self._context
+        if ticket and ctx.ticket_keys is not None:
+            state = ctx.ticket_keys.open(ticket)
             if state is not None:
                 try:
                     session = Session.from_bytes(state, session_id=ch.session_id)
                 except DecodeError:
                     session = None
                 if session is not None and \
-                        not session.expired(cfg.ticket_keys.lifetime) and \
+                        not session.expired(ctx.ticket_keys.lifetime) and \
                         self._resumable(session, ch, version, ems):
                     return session, True
-        if ch.session_id and cfg.session_cache is not None:
-            session = cfg.session_cache.get(ch.session_id)
+        if ch.session_id and ctx.session_cache is not None:
+            session = ctx.session_cache.get(ch.session_id)
             if session is not None and self._resumable(session, ch, version, ems):
                 return session, False
         return None, False
@@ -246,21 +269,24 @@ class ServerConnection(BaseConnection):
         return None
 
     def _send_server_hello(self, exts):
-        ext_bytes = b"".join(struct.pack("!HH", t, len(d)) + d for t, d in exts)
-        body = b"".join((struct.pack("!H", self.version), self.server_random,
-                         _vec8(self.session_id), struct.pack("!HB", self.suite.id, 0),
-                         _vec16(ext_bytes) if exts else b""))
-        self._send_handshake(2, body)
+        sh = ServerHello(self.version, self.server_random, self.session_id, self.suite.id, 0,
+                         [Extension(t, d) for t, d in exts] or None)
+        self._send_handshake(2, sh.encode())
 
     def _send_server_key_exchange(self, identity, group):
         """RFC 5246 section 7.4.3 (DHE), RFC 8422 section 5.4 (ECDHE)."""
         if self.suite.key_exchange == "ECDHE":
             key = EphemeralKey.generate(group)
-            params = struct.pack("!BH", 3, group) + _vec8(key.public_bytes())
+            self.group = NAMED_GROUPS.get(group)
+            params = ServerKeyExchange.encode_params(
+                "ECDHE", {"curve_type": 3, "group": group, "point": key.public_bytes()})
         else:
             p, g = self.config.dhe_params
             key = DHEKey.generate(p, g)
-            params = _vec16(_int_bytes(p)) + _vec16(_int_bytes(g)) + _vec16(key.public_bytes())
+            named = ffdhe_group_of(p) if g == 2 else None
+            self.group = NAMED_GROUPS.get(named) if named else None
+            params = ServerKeyExchange.encode_params(
+                "DHE", {"p": _int_bytes(p), "g": _int_bytes(g), "ys": key.public_bytes()})
         self._kx_key = key
         version = self.version
         scheme = None
@@ -270,15 +296,14 @@ class ServerConnection(BaseConnection):
             identity.private_key,
             signatures.ske_signed_data(self.client_random, self.server_random, params),
             version, scheme)
-        body = params + (struct.pack("!H", scheme) if version >= 0x0303 else b"") + _vec16(sig)
-        self._send_handshake(12, body)
+        kind = "ECDHE" if self.suite.key_exchange == "ECDHE" else "DHE"
+        ske = ServerKeyExchange(kind, {}, params, scheme if version >= 0x0303 else None, sig)
+        self._send_handshake(12, ske.encode())
 
     def _send_certificate_request(self):
-        body = _CLIENT_CERT_TYPES
-        if self.version >= 0x0303:
-            body += _vec16(b"".join(struct.pack("!H", s) for s in self.config.sig_schemes))
-        body += _vec16(b"".join(_vec16(n) for n in _ca_names(self.config)))
-        self._send_handshake(13, body)
+        schemes = list(self.config.sig_schemes) if self.version >= 0x0303 else None
+        cr = CertificateRequest(list(_CLIENT_CERT_TYPES), schemes, self._context.ca_names)
+        self._send_handshake(13, cr.encode())
 
     # ---------------------------------------------------------------- client flight
 
@@ -340,25 +365,15 @@ class ServerConnection(BaseConnection):
                 self._send_ticket(session)
             self._send_ccs()
             self._send_finished()
-            if self.config.session_cache is not None and session.session_id:
-                self.config.session_cache.put(session)
+            cache = self._context.session_cache
+            if cache is not None and session.session_id:
+                cache.put(session)
         self._complete()
 
     def _send_ticket(self, session):
         """RFC 5077 section 3.3: sent after the client's Finished (full handshake) or right
         after ServerHello (resumption), always before our ChangeCipherSpec."""
-        keys = self.config.ticket_keys
+        keys = self._context.ticket_keys
         ticket = keys.seal(session.to_bytes())
         hint = max(0, min(int(keys.lifetime), 0xFFFFFFFF))
-        self._send_handshake(4, struct.pack("!I", hint) + _vec16(ticket))
-
-
-def _ca_names(config):
-    """Distinguished names of the CAs in ``cafile`` for CertificateRequest (loaded once)."""
-    names = config._ca_names
-    if names is None:
-        names = []
-        if config.ca_roots:
-            names = [c.subject.public_bytes() for c in config.ca_roots]
-        config._ca_names = names
-    return names
+        self._send_handshake(4, NewSessionTicket(hint, ticket).encode())

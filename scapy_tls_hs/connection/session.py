@@ -33,6 +33,11 @@ class Session:
     sni: str = None
     peer_certificates: list = field(default_factory=list)   # DER, leaf first
     created: float = field(default_factory=time.time)
+    # TLS 1.3 (RFC 8446 section 4.6.1): a ticket stands for ``psk``; the client hides the
+    # ticket's age with ``age_add``; 0-RTT is allowed up to ``max_early_data`` bytes.
+    psk: bytes = None
+    age_add: int = 0
+    max_early_data: int = 0
 
     @property
     def cipher_suite(self):

@@ -114,7 +114,82 @@ SERVER = {
     CLOSED: {},
 }
 
-TABLES = {"client": CLIENT, "server": SERVER}
+# ---------------------------------------------------------------- TLS 1.3 (RFC 8446 2, A.1, A.2)
+# A role starts in its TLS 1.2 table; the hello that selects TLS 1.3 switches it to these,
+# whose entry for that hello is what its handler may choose.
+
+EXPECT_ENCRYPTED_EXTENSIONS = "EXPECT_ENCRYPTED_EXTENSIONS"
+EXPECT_CERTIFICATE_REQUEST_OR_CERTIFICATE = "EXPECT_CERTIFICATE_REQUEST_OR_CERTIFICATE"
+EXPECT_END_OF_EARLY_DATA = "EXPECT_END_OF_EARLY_DATA"
+EXPECT_SECOND_CLIENT_HELLO = "EXPECT_SECOND_CLIENT_HELLO"
+
+CLIENT13 = {
+    START: {},
+    EXPECT_SERVER_HELLO: {
+        "server_hello": (EXPECT_ENCRYPTED_EXTENSIONS,
+                         EXPECT_SERVER_HELLO),           # HelloRetryRequest: hello again
+    },
+    EXPECT_ENCRYPTED_EXTENSIONS: {
+        "encrypted_extensions": (EXPECT_CERTIFICATE_REQUEST_OR_CERTIFICATE,
+                                 EXPECT_FINISHED),      # PSK: no certificate
+    },
+    EXPECT_CERTIFICATE_REQUEST_OR_CERTIFICATE: {
+        "certificate_request": EXPECT_CERTIFICATE,
+        "certificate": EXPECT_CERTIFICATE_VERIFY,
+    },
+    EXPECT_CERTIFICATE: {
+        "certificate": EXPECT_CERTIFICATE_VERIFY,
+    },
+    EXPECT_CERTIFICATE_VERIFY: {
+        "certificate_verify": EXPECT_FINISHED,
+    },
+    EXPECT_FINISHED: {
+        "finished": CONNECTED,
+    },
+    CONNECTED: {
+        APP: CONNECTED,
+        "new_session_ticket": CONNECTED,
+        "key_update": CONNECTED,
+        "certificate_request": CONNECTED,           # post-handshake authentication
+    },
+    CLOSED: {},
+}
+
+SERVER13 = {
+    START: {},
+    EXPECT_CLIENT_HELLO: {
+        "client_hello": (EXPECT_SECOND_CLIENT_HELLO,    # HelloRetryRequest sent
+                         EXPECT_END_OF_EARLY_DATA,      # 0-RTT accepted
+                         EXPECT_CERTIFICATE,            # client authentication asked
+                         EXPECT_FINISHED),
+    },
+    EXPECT_SECOND_CLIENT_HELLO: {
+        "client_hello": (EXPECT_CERTIFICATE, EXPECT_FINISHED),
+    },
+    EXPECT_END_OF_EARLY_DATA: {
+        APP: EXPECT_END_OF_EARLY_DATA,
+        "end_of_early_data": (EXPECT_CERTIFICATE, EXPECT_FINISHED),
+    },
+    EXPECT_CERTIFICATE: {
+        "certificate": (EXPECT_CERTIFICATE_VERIFY, EXPECT_FINISHED),   # empty: no verify
+    },
+    EXPECT_CERTIFICATE_VERIFY: {
+        "certificate_verify": EXPECT_FINISHED,
+    },
+    EXPECT_FINISHED: {
+        "finished": CONNECTED,
+    },
+    CONNECTED: {
+        APP: CONNECTED,
+        "key_update": CONNECTED,
+        "certificate": CONNECTED,                   # post-handshake authentication answer
+        "certificate_verify": CONNECTED,
+        "finished": CONNECTED,
+    },
+    CLOSED: {},
+}
+
+TABLES = {"client": CLIENT, "server": SERVER, "client13": CLIENT13, "server13": SERVER13}
 
 
 def allowed(role, state):

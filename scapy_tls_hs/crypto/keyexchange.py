@@ -186,3 +186,75 @@ class DHEKey:
         except ValueError as e:
             raise AlertError("illegal_parameter", "bad DH public value: %s" % e) from None
         return shared.lstrip(b"\x00")
+
+
+# -- TLS 1.3 key shares (RFC 8446 section 4.2.8) --------------------------------------------
+
+def _e_times_power_of_two(shift):
+    """floor(e * 2^shift), by the series sum(1/n!) in integers (with guard bits)."""
+    guard = 64
+    term = 1 << (shift + guard)
+    total, n = 0, 0
+    while term:
+        total += term
+        n += 1
+        term //= n
+    return total >> guard
+
+
+# RFC 7919 appendix A: p = 2^b - 2^{b-64} + {[2^{b-130} e] + X} * 2^64 - 1, generator 2.
+_FFDHE_X = {256: (2048, 560316), 257: (3072, 2625351), 258: (4096, 5736041),
+            259: (6144, 15705020), 260: (8192, 10965728)}
+FFDHE_GROUPS = frozenset(_FFDHE_X)
+
+
+def ffdhe_prime(group, _cache={}):
+    """The RFC 7919 prime of named group 256..260 (ffdhe2048..ffdhe8192)."""
+    p = _cache.get(group)
+    if p is None:
+        bits, x = _FFDHE_X[group]
+        p = _cache[group] = (2 ** bits - 2 ** (bits - 64)
+                             + (_e_times_power_of_two(bits - 130) + x) * 2 ** 64 - 1)
+    return p
+
+
+def ffdhe_group_of(p):
+    """The named group whose prime is ``p`` (an int), or None."""
+    for group in _FFDHE_X:
+        if ffdhe_prime(group) == p:
+            return group
+    return None
+
+
+class FFDHEShare(DHEKey):
+    """A TLS 1.3 finite-field key share: public value and shared secret are both left-padded
+    to the length of p (RFC 8446 sections 4.2.8.1 and 7.4.1)."""
+
+    _params = {}
+
+    def __init__(self, group):
+        p = ffdhe_prime(group)
+        params = self._params.get(group)
+        with _ffdh():
+            if params is None:       # validating a safe prime is slow: once per group
+                params = self._params[group] = dh.DHParameterNumbers(p, 2).parameters()
+            super().__init__(p, 2, params.generate_private_key())
+        self.group = group
+        self._size = (p.bit_length() + 7) // 8
+
+    def exchange(self, peer):
+        peer = bytes(peer)
+        if len(peer) != self._size:
+            raise AlertError("illegal_parameter", "FFDHE key share of %d bytes" % len(peer))
+        return super().exchange(peer).rjust(self._size, b"\x00")
+
+
+def key_share_supported(group):
+    return EphemeralKey.supported(group) or group in (256, 257, 258)
+
+
+def generate_key_share(group):
+    """A fresh private key for a TLS 1.3 key share of ``group`` (ECDHE or FFDHE)."""
+    if group in (256, 257, 258):
+        return FFDHEShare(group)
+    return EphemeralKey.generate(group)

@@ -177,3 +177,11 @@ class Transcript:
 
     def copy(self):
         return Transcript(self)
+
+    def restart_with_message_hash(self, hash_name):
+        """RFC 8446 section 4.4.1: after a HelloRetryRequest the first ClientHello is replaced
+        by a synthetic ``message_hash`` message holding its hash."""
+        digest = self.hash(hash_name)
+        fresh = Transcript()
+        fresh.update(b"\xfe\x00\x00" + bytes((len(digest),)) + digest)
+        self._hashes, self._parts = fresh._hashes, fresh._parts

@@ -168,3 +168,94 @@ def verify(public_key, data, signature, version, scheme=None):
             public_key.verify(signature, data)
     except (InvalidSignature, ValueError, UnsupportedAlgorithm, TypeError):
         raise AlertError("decrypt_error", "bad signature") from None
+
+
+# ---------------------------------------------------------------- TLS 1.3 (RFC 8446 4.2.3, 4.4.3)
+
+# rsa_pss_rsae_*, rsa_pss_pss_* (same PSS parameters with an RSASSA-PSS key), ecdsa with the
+# curve bound to the hash, ed25519, ed448. PKCS#1 v1.5 and SHA-1 are not allowed in
+# CertificateVerify.
+SCHEMES13 = {
+    0x0804: ("rsa", "pss", hashes.SHA256), 0x0805: ("rsa", "pss", hashes.SHA384),
+    0x0806: ("rsa", "pss", hashes.SHA512),
+    0x0809: ("rsa", "pss", hashes.SHA256), 0x080A: ("rsa", "pss", hashes.SHA384),
+    0x080B: ("rsa", "pss", hashes.SHA512),
+    0x0403: ("ecdsa", "ecdsa", hashes.SHA256), 0x0503: ("ecdsa", "ecdsa", hashes.SHA384),
+    0x0603: ("ecdsa", "ecdsa", hashes.SHA512),
+    0x0807: ("ed25519", "eddsa", None), 0x0808: ("ed448", "eddsa", None),
+}
+DEFAULT_SCHEMES13 = [0x0403, 0x0804, 0x0807, 0x0503, 0x0805, 0x0603, 0x0806, 0x0808,
+                     0x0809, 0x080A, 0x080B]
+_CURVE_OF = {0x0403: "secp256r1", 0x0503: "secp384r1", 0x0603: "secp521r1"}
+_CV_PREFIX = {"server": b"\x20" * 64 + b"TLS 1.3, server CertificateVerify\x00",
+              "client": b"\x20" * 64 + b"TLS 1.3, client CertificateVerify\x00"}
+
+
+def cv13_content(transcript_hash, sender):
+    """RFC 8446 section 4.4.3: what a TLS 1.3 CertificateVerify signs."""
+    return _CV_PREFIX[sender] + bytes(transcript_hash)
+
+
+def _fits13(key, scheme):
+    kind, pad, _ = SCHEMES13[scheme]
+    if kind != key_kind(key):
+        return False
+    if pad == "ecdsa":
+        return key.curve.name == _CURVE_OF[scheme]
+    if pad == "pss":
+        if scheme >= 0x0809:        # rsa_pss_pss_*: needs an RSASSA-PSS key, which we never load
+            return False
+        return _fits(key, scheme)
+    return True
+
+
+def choose_scheme13(private_key, offered):
+    """The first of the peer's ``offered`` schemes this key can make in TLS 1.3;
+    ``AlertError("handshake_failure")`` when none fits."""
+    for scheme in offered or ():
+        if scheme in SCHEMES13 and _fits13(private_key, scheme):
+            return scheme
+    raise AlertError("handshake_failure", "no common TLS 1.3 signature scheme")
+
+
+def can_sign13(private_key, offered):
+    try:
+        choose_scheme13(private_key, offered)
+        return True
+    except AlertError:
+        return False
+
+
+def sign13(private_key, content, scheme):
+    if scheme not in SCHEMES13 or not _fits13(private_key, scheme):
+        raise AlertError("internal_error", "scheme 0x%04x does not fit the key" % scheme)
+    _, pad, hash_cls = SCHEMES13[scheme]
+    if pad == "pss":
+        return private_key.sign(bytes(content), _pss(hash_cls), hash_cls())
+    if pad == "ecdsa":
+        return private_key.sign(bytes(content), ec.ECDSA(hash_cls()))
+    return private_key.sign(bytes(content))
+
+
+def verify13(public_key, content, signature, scheme, offered=None):
+    """RFC 8446 section 4.4.3: a scheme not allowed in TLS 1.3 or not offered is
+    illegal_parameter; a scheme that does not fit the key or a bad signature decrypt_error."""
+    if hasattr(public_key, "public_key") and hasattr(public_key, "subject"):
+        public_key = public_key.public_key()
+    if scheme not in SCHEMES13 or (offered is not None and scheme not in offered):
+        raise AlertError("illegal_parameter",
+                         "signature scheme 0x%04x not allowed here" % (scheme & 0xFFFF))
+    kind, pad, hash_cls = SCHEMES13[scheme]
+    if kind != key_kind(public_key) or (pad == "ecdsa" and
+                                        public_key.curve.name != _CURVE_OF[scheme]):
+        raise AlertError("illegal_parameter",
+                         "signature scheme 0x%04x does not fit the certificate key" % scheme)
+    try:
+        if pad == "pss":
+            public_key.verify(bytes(signature), bytes(content), _pss(hash_cls), hash_cls())
+        elif pad == "ecdsa":
+            public_key.verify(bytes(signature), bytes(content), ec.ECDSA(hash_cls()))
+        else:
+            public_key.verify(bytes(signature), bytes(content))
+    except (InvalidSignature, ValueError, UnsupportedAlgorithm, TypeError):
+        raise AlertError("decrypt_error", "bad CertificateVerify signature") from None

@@ -22,6 +22,8 @@ _CIPHERS = {
     "AES_128_GCM": (16, 4, 8, 0, True),
     "AES_256_GCM": (32, 4, 8, 0, True),
     "CHACHA20_POLY1305": (32, 12, 0, 0, True),
+    "AES_128_CCM": (16, 4, 8, 0, True),
+    "AES_128_CCM_8": (16, 4, 8, 0, True),
 }
 _MAC_LEN = {"SHA1": 20, "SHA256": 32, "SHA384": 48, "AEAD": 0}
 
@@ -84,6 +86,16 @@ class CipherSuite:
         """Every suite runnable end to end (TLS 1.0-1.2), in our preference order."""
         return list(_ALL)
 
+    @classmethod
+    def all13(cls):
+        """Every TLS 1.3 suite we run, in our preference order."""
+        return list(_TLS13)
+
+    @classmethod
+    def default13(cls):
+        """The TLS 1.3 suites offered or accepted when none are configured."""
+        return [_BY_ID[i] for i in _DEFAULT13]
+
 
 def _suite(suite_id, openssl_name, kx, auth, cipher, mac):
     key_len, fixed_iv, record_iv, block, aead = _CIPHERS[cipher]
@@ -140,13 +152,17 @@ _RUNNABLE = [
     _suite(0x000A, "DES-CBC3-SHA", "RSA", "RSA", "3DES_EDE_CBC", "SHA1"),
 ]
 
-# Observed only (the observer decrypts TLS 1.3 with key log secrets); never in all().
+# TLS 1.3 suites (RFC 8446 appendix B.4), in our preference order; ``all13()``.
 _TLS13 = [
     _suite(0x1301, "TLS_AES_128_GCM_SHA256", "TLS13", None, "AES_128_GCM", "SHA256"),
     _suite(0x1302, "TLS_AES_256_GCM_SHA384", "TLS13", None, "AES_256_GCM", "SHA384"),
     _suite(0x1303, "TLS_CHACHA20_POLY1305_SHA256", "TLS13", None, "CHACHA20_POLY1305",
            "SHA256"),
+    _suite(0x1304, "TLS_AES_128_CCM_SHA256", "TLS13", None, "AES_128_CCM", "SHA256"),
+    _suite(0x1305, "TLS_AES_128_CCM_8_SHA256", "TLS13", None, "AES_128_CCM_8", "SHA256"),
 ]
+# Offered by default (CCM is there for peers configured for it, as OpenSSL's default).
+_DEFAULT13 = (0x1301, 0x1302, 0x1303)
 
 _ALL = tuple(_RUNNABLE)
 _BY_ID = {s.id: s for s in _RUNNABLE + _TLS13}

@@ -1,4 +1,4 @@
-"""Session tickets for our server (RFC 5077).
+"""Session tickets for our server (RFC 5077; TLS 1.3 tickets, RFC 8446 section 4.6.1).
 
 The ticket format is the server's own business (RFC 5077 section 4 only recommends one); ours
 is ``key_name (16) || nonce (12) || AES-256-GCM(state)`` with the key name as associated data,
@@ -7,12 +7,17 @@ returns None in every such case: the server then falls back to a full handshake,
 error.
 """
 import os
+import struct
 import threading
+import time
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = ["TicketKeys"]
+from ..errors import DecodeError
+
+__all__ = ["TicketKeys", "TicketState13"]
 
 _NAME_LEN = 16
 _NONCE_LEN = 12
@@ -66,3 +71,70 @@ class TicketKeys:
     # Names used in INTERNALS.md ("encrypts ... and decrypts").
     encrypt = seal
     decrypt = open
+
+
+# -- TLS 1.3 ticket contents (RFC 8446 section 4.6.1) ---------------------------------------
+
+_STATE13 = 13           # first byte of a TLS 1.3 state: never the TLS 1.2 Session's (1)
+_HEAD13 = struct.Struct("!B16sHdIIB")
+
+
+@dataclass
+class TicketState13:
+    """What a TLS 1.3 ticket carries, sealed by ``TicketKeys``: the PSK itself (derived from
+    the resumption secret and the ticket nonce), the suite whose hash it belongs to, when it
+    was issued and its ``ticket_age_add`` (to read the obfuscated age), the early data limit,
+    and the ALPN / SNI / client certificates of the original connection. ``ticket_id`` is
+    random: the key of the single-use set for 0-RTT."""
+
+    suite_id: int
+    psk: bytes
+    age_add: int
+    created: float = field(default_factory=time.time)
+    max_early_data: int = 0
+    alpn: str = None
+    sni: str = None
+    peer_certificates: list = field(default_factory=list)
+    ticket_id: bytes = field(default_factory=lambda: os.urandom(16))
+
+    def to_bytes(self):
+        alpn = (self.alpn or "").encode()
+        sni = (self.sni or "").encode()
+        parts = [_HEAD13.pack(_STATE13, self.ticket_id, self.suite_id, self.created,
+                              self.age_add, self.max_early_data, len(self.psk)),
+                 self.psk, bytes((len(alpn),)), alpn, struct.pack("!H", len(sni)), sni,
+                 bytes((len(self.peer_certificates),))]
+        for der in self.peer_certificates:
+            parts += [struct.pack("!I", len(der)), der]
+        return b"".join(parts)
+
+    @classmethod
+    def from_bytes(cls, data):
+        """``DecodeError`` for anything that is not a TLS 1.3 state of ours."""
+        try:
+            sv, tid, suite_id, created, age_add, max_early, n = _HEAD13.unpack_from(data)
+            if sv != _STATE13:
+                raise DecodeError("not a TLS 1.3 ticket state")
+            pos = _HEAD13.size
+            psk = data[pos:pos + n]
+            pos += n
+            n = data[pos]
+            alpn = data[pos + 1:pos + 1 + n].decode()
+            pos += 1 + n
+            (n,) = struct.unpack_from("!H", data, pos)
+            sni = data[pos + 2:pos + 2 + n].decode()
+            pos += 2 + n
+            count = data[pos]
+            pos += 1
+            certs = []
+            for _ in range(count):
+                (n,) = struct.unpack_from("!I", data, pos)
+                certs.append(bytes(data[pos + 4:pos + 4 + n]))
+                pos += 4 + n
+            if pos != len(data) or len(psk) not in (32, 48):
+                raise DecodeError("bad TLS 1.3 ticket state length")
+        except (struct.error, IndexError, UnicodeDecodeError) as exc:
+            raise DecodeError("bad TLS 1.3 ticket state: %s" % exc) from None
+        return cls(suite_id, bytes(psk), age_add, created, max_early, alpn or None,
+                   sni or None, certs, bytes(tid))
+

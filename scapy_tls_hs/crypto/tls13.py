@@ -8,7 +8,7 @@ import struct
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hmac
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from ..errors import AlertError
@@ -86,8 +86,14 @@ class TLS13Protection:
         self.seq = 0
         key, iv = traffic_keys(suite, traffic_secret)
         self._iv = int.from_bytes(iv, "big")
+        self._tag = _TAG_LEN
         if suite.cipher == "CHACHA20_POLY1305":
             self._aead = ChaCha20Poly1305(key)
+        elif suite.cipher == "AES_128_CCM":
+            self._aead = AESCCM(key)
+        elif suite.cipher == "AES_128_CCM_8":
+            self._aead = AESCCM(key, tag_length=8)
+            self._tag = 8
         else:
             self._aead = AESGCM(key)
 
@@ -105,7 +111,9 @@ class TLS13Protection:
         if len(plaintext) > MAX_PLAINTEXT:
             raise ValueError("plaintext longer than 2^14 bytes must be fragmented")
         inner = plaintext + bytes((inner_type,)) + bytes(padding)
-        aad = struct.pack("!BHH", _APPLICATION_DATA, 0x0303, len(inner) + _TAG_LEN)
+        if len(inner) > MAX_PLAINTEXT + 1:
+            raise ValueError("TLSInnerPlaintext longer than 2^14 + 1 bytes")
+        aad = struct.pack("!BHH", _APPLICATION_DATA, 0x0303, len(inner) + self._tag)
         return self._aead.encrypt(self._nonce(), inner, aad)
 
     def open(self, fragment):
@@ -116,13 +124,15 @@ class TLS13Protection:
         nonce = self._nonce()
         if len(fragment) > MAX_CIPHERTEXT:
             raise AlertError("record_overflow", "record of %d bytes" % len(fragment))
-        if len(fragment) < _TAG_LEN:
+        if len(fragment) < self._tag:
             raise AlertError("bad_record_mac")
         aad = struct.pack("!BHH", _APPLICATION_DATA, 0x0303, len(fragment))
         try:
             inner = self._aead.decrypt(nonce, fragment, aad)
         except InvalidTag:
             raise AlertError("bad_record_mac") from None
+        if len(inner) > MAX_PLAINTEXT + 1:     # RFC 8446 5.4: padding counts too
+            raise AlertError("record_overflow", "TLSInnerPlaintext of %d bytes" % len(inner))
         content = inner.rstrip(b"\x00")
         if not content:
             raise AlertError("unexpected_message", "TLSInnerPlaintext without content type")

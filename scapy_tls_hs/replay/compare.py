@@ -46,11 +46,27 @@ class ReplayResult:
                                           ("same" if self.replayed else "not replayed"))
 
 
+def offered_version(hello):
+    """The highest version a ClientHello offers: supported_versions when present."""
+    from ..codec import extensions as X
+    from ..errors import DecodeError
+    ext = X.find_ext(hello.extensions or [], X.EXT_SUPPORTED_VERSIONS)
+    if ext is not None:
+        try:
+            known = [v for v in X.parse_supported_versions_client(ext.data)
+                     if 0x0300 <= v <= 0x0304]
+            if known:
+                return max(known)
+        except DecodeError:
+            pass
+    return hello.version
+
+
 def offered(hello):
     """The captured ClientHello's parameters, by name (None when there was none)."""
     if hello is None:
         return None
-    return {"version": version_name(hello.version),
+    return {"version": version_name(offered_version(hello)),
             "cipher_suites": [name(CIPHER_SUITES, s) for s in hello.cipher_suites],
             "compression_methods": list(hello.compression_methods),
             "extensions": None if hello.extensions is None else
@@ -71,7 +87,16 @@ def _replayed_fields(result, hello):
     return out
 
 
+def completed(fields):
+    """Did the captured handshake complete? Finished seen, or application data after it
+    (a TLS 1.3 capture without keys shows only that)."""
+    messages = fields.get("messages") or ()
+    return fields.get("decrypted") is True or any(
+        m.endswith(":application_data") for m in messages) or "C:finished" in messages
+
+
 def _differences(captured, replayed, result, notes):
+    failed = completed(captured) and not result.handshake_complete
     flight_whole = result.handshake_complete or replayed["server_alerts"] or \
         not replayed["server_messages"]
     fields = COMPARED
@@ -87,4 +112,8 @@ def _differences(captured, replayed, result, notes):
             a, b = sorted(a or ()), sorted(b or ())
         if a != b:
             out.append(key)
+    if failed:
+        # The capture's handshake completed; the replay's did not: the one difference that
+        # matters most, whatever the fields say (issue: exit status 1).
+        out.insert(0, "handshake")
     return out

@@ -46,11 +46,18 @@ def replay_capture(path, host, port, keylog=None, sni=None, only=(), resume=Fals
             continue
         notes = []
         session = _session_to_offer(cap, conns[:n], sessions, resume, notes)
-        hello, session, rebuild_notes = rebuild_client_hello(cap.hello, sni=sni, session=session)
+        keys = {}
+        offered = session
+        hello, session, rebuild_notes = rebuild_client_hello(cap.hello, sni=sni, session=session,
+                                                             keys=keys)
         notes += rebuild_notes
+        if offered is not None and offered.version == 0x0304:
+            session = offered if any(e.type == X.EXT_PRE_SHARED_KEY
+                                     for e in hello.extensions or ()) else None
         # The hello is sent as it is: the client connection reads what it offered (versions,
-        # server_name, groups ...) from the hello itself.
-        config = client_config(None, session=session, client_hello=hello)
+        # server_name, groups ...) from the hello itself; the key shares' private halves come
+        # with it.
+        config = client_config(None, session=session, client_hello=hello, key_shares=keys)
         result = TLSClientAutomaton(host, port, config=config, data=data, timeout=timeout,
                                     keylog=keylog_out).run()
         if result.handshake_complete and result.session is not None:
@@ -60,6 +67,9 @@ def replay_capture(path, host, port, keylog=None, sni=None, only=(), resume=Fals
 
 
 def _session_to_offer(cap, earlier, sessions, resume, notes):
+    psk = X.find_ext(cap.hello.extensions or [], X.EXT_PRE_SHARED_KEY)
+    if psk is not None:
+        return _tls13_session_to_offer(cap, earlier, sessions, resume, notes)
     offers = bool(cap.hello.session_id) or any(
         e.type == X.EXT_SESSION_TICKET and e.data for e in cap.hello.extensions or ())
     prev = _resumed_connection(cap, earlier) if offers else None
@@ -76,3 +86,20 @@ def _session_to_offer(cap, earlier, sessions, resume, notes):
                      "handshake is offered" % prev.number)
     return session
 
+
+
+def _tls13_session_to_offer(cap, earlier, sessions, resume, notes):
+    """A captured TLS 1.3 resumption: the session of the latest earlier replay to the same
+    server name that left a TLS 1.3 ticket (the captured ticket identity is opaque, so the
+    capture cannot say which one it was)."""
+    if not resume:
+        notes.append("the capture offered a TLS 1.3 ticket; without --resume a full handshake "
+                     "is offered")
+        return None
+    for prev in reversed(earlier):
+        session = sessions.get(prev.number)
+        if session is not None and session.version == 0x0304 and \
+                prev.report.sni == cap.report.sni:
+            return session
+    notes.append("no earlier replay left a TLS 1.3 ticket: a full handshake is offered")
+    return None

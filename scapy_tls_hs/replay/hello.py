@@ -6,8 +6,9 @@ length. What cannot be sent again as captured, and what is sent instead (each sa
 returned notes):
 - ``key_share`` (TLS 1.3): a fresh key for every group we can generate; other groups (GREASE,
   post-quantum hybrids) keep the captured bytes, so a server that picks one cannot finish.
-- ``pre_shared_key`` and ``early_data``: their binders belong to the captured session and
-  TLS 1.3 resumption is not replayed: both are left out.
+- ``pre_shared_key``: the captured binder belongs to the captured session. Given a TLS 1.3
+  session of an earlier replay, the offer is that session's ticket (identity and binder are
+  made by the client connection); without one it is left out. ``early_data`` is left out.
 - ``session_ticket`` and the session id of a resumption: a fresh offer (empty ticket, random
   id), or, given a session, that session (RFC 5077 section 3.4: a ticket goes with a random
   session id so that the server's acceptance shows).
@@ -25,19 +26,25 @@ __all__ = ["rebuild_client_hello"]
 
 _DROPPED = {X.EXT_PRE_SHARED_KEY: "pre_shared_key", X.EXT_EARLY_DATA: "early_data"}
 
-def rebuild_client_hello(hello, sni=None, session=None):
+def rebuild_client_hello(hello, sni=None, session=None, keys=None):
     """``(ClientHello, session, notes)``: ``hello`` offered again with fresh secrets (see the
     module docstring). ``session`` (a client ``Session``) makes it a resumption offer; the
     returned session is the one to give the client connection (its session id may have been
-    replaced by the random one that accompanies a ticket), or None."""
-    from ..crypto.keyexchange import EphemeralKey
+    replaced by the random one that accompanies a ticket), or None. ``keys``, a dict, gets
+    the private halves of the fresh key shares ({group: key}) the client needs to finish a
+    TLS 1.3 handshake."""
+    keys = {} if keys is None else keys
     notes = []
+    tls13_session = session is not None and session.version == 0x0304
+    psk13 = None
     captured_len = len(hello.encode())
     session_id = os.urandom(len(hello.session_id))
     ticket = b""
     exts_in = list(hello.extensions) if hello.extensions is not None else None
     has_ticket_ext = exts_in is not None and any(e.type == X.EXT_SESSION_TICKET
                                                  for e in exts_in)
+    if tls13_session:
+        psk13, session = session, None
     if session is not None:
         session, session_id, ticket = _resumption_offer(session, has_ticket_ext, notes)
     exts = None
@@ -45,15 +52,21 @@ def rebuild_client_hello(hello, sni=None, session=None):
         exts = []
         for ext in exts_in:
             t = ext.type
-            if t in _DROPPED:
-                notes.append("%s left out (TLS 1.3 resumption is not replayed)" % _DROPPED[t])
+            if t == X.EXT_PRE_SHARED_KEY and psk13 is not None:
+                # A placeholder of the right shape: the client fills identity and binder.
+                ext = X.Extension(t, X.pre_shared_key_client([(psk13.ticket, 0)],
+                                                             [bytes(len(psk13.psk))]))
+            elif t in _DROPPED:
+                notes.append("%s left out (%s)" % (_DROPPED[t], "no TLS 1.3 session to resume"
+                                                    if t == X.EXT_PRE_SHARED_KEY else
+                                                    "0-RTT data is not replayed"))
                 continue
             if t == X.EXT_SERVER_NAME and sni is not None:
                 ext = X.Extension(t, X.server_name(sni))
             elif t == X.EXT_SESSION_TICKET:
                 ext = X.Extension(t, ticket)
             elif t == X.EXT_KEY_SHARE:
-                ext = X.Extension(t, _fresh_key_shares(ext.data, EphemeralKey, notes))
+                ext = X.Extension(t, _fresh_key_shares(ext.data, keys, notes))
             exts.append(ext)
         if sni is not None and not any(e.type == X.EXT_SERVER_NAME for e in exts):
             exts.insert(0, X.Extension(X.EXT_SERVER_NAME, X.server_name(sni)))
@@ -77,7 +90,8 @@ def _resumption_offer(session, has_ticket_ext, notes):
     return None, b"", b""
 
 
-def _fresh_key_shares(data, key_class, notes):
+def _fresh_key_shares(data, keys, notes):
+    from ..crypto.keyexchange import generate_key_share, key_share_supported
     try:
         shares = X.parse_key_share_client(data)
     except DecodeError:
@@ -85,8 +99,9 @@ def _fresh_key_shares(data, key_class, notes):
         return data
     out = []
     for group, key in shares:
-        if key_class.supported(group):
-            key = key_class.generate(group).public_bytes()
+        if key_share_supported(group) and group not in keys:
+            keys[group] = generate_key_share(group)
+            key = keys[group].public_bytes()
         elif group not in GREASE:
             notes.append("key_share for %s replayed as captured (no fresh key for it)"
                          % _group_name(group))

@@ -16,7 +16,7 @@ replay); the others once. Lines never exceed ``width``.
 import textwrap
 
 from ..registry import version_name
-from .compare import COMPARED
+from .compare import COMPARED, offered_version
 
 __all__ = ["render"]
 
@@ -24,7 +24,8 @@ _LABELS = {"version": "version", "cipher_suite": "cipher suite",
            "session_id_kind": "session id", "resumed": "resumed",
            "server_extensions": "extensions echoed", "alpn": "ALPN",
            "extended_master_secret": "EMS", "certificate": "certificate",
-           "server_messages": "server flight", "server_alerts": "server alerts"}
+           "server_messages": "server flight", "server_alerts": "server alerts",
+           "handshake": "handshake failed where the capture's completed"}
 _LABEL = 19
 
 
@@ -61,7 +62,7 @@ def _offer(res):
     hello = res.hello
     if hello is None:
         return "no ClientHello"
-    parts = [version_name(hello.version), "%d suites" % len(hello.cipher_suites)]
+    parts = [version_name(offered_version(hello)), "%d suites" % len(hello.cipher_suites)]
     exts = hello.extensions
     parts.append("no extensions" if exts is None else "%d extensions" % len(exts))
     if res.captured.get("sni"):

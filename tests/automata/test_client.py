@@ -227,7 +227,7 @@ def test_certificate_of_a_type_not_asked_for_is_not_sent(pki, mode):
         return b"\x01\x01" + body[body[0] + 1:] if msg_type == 13 else None
 
     with TLSListener("127.0.0.1", 0, cert=pki.rsa_cert, key=pki.rsa_key, client_auth=mode,
-                     cafile=pki.ca_cert, tamper=rsa_only, timeout=5) as server:
+                     cafile=pki.ca_cert, tamper=rsa_only, timeout=5, version="1.2") as server:
         result = run(server.port, cert=pki.client_ecdsa_cert, key=pki.client_ecdsa_key,
                      data=HTTP_GET)
         rsa = run(server.port, cert=pki.client_rsa_cert, key=pki.client_rsa_key,
@@ -246,7 +246,8 @@ def test_certificate_of_a_type_not_asked_for_is_not_sent(pki, mode):
 @pytest.mark.parametrize("size", [1, 7])
 def test_byte_stream_cut_into_tiny_segments(pki, server, size):
     """Every record split over many TCP segments (both ways): s_server and our own server
-    through a proxy that forwards ``size`` bytes per send."""
+    (TLS 1.2 here; TLS 1.3 in test_client_tls13.py) through a proxy that forwards ``size``
+    bytes per send."""
     from scapy_tls_hs.automata.listener import TLSListener
     from tests.peers.proxy import splitting_proxy
     with splitting_proxy(server.port, size=size) as port:
@@ -255,11 +256,11 @@ def test_byte_stream_cut_into_tiny_segments(pki, server, size):
     assert "Cipher is DHE-RSA-AES128-SHA256" in theirs.received
     with TLSListener("127.0.0.1", 0, cert=pki.rsa_cert, key=pki.rsa_key, timeout=5) as own, \
             splitting_proxy(own.port, size=size) as port:
-        first = run(port, data=HTTP_GET, ciphers=["ECDHE-RSA-AES256-SHA384"])
+        first = run(port, data=HTTP_GET, ciphers=["ECDHE-RSA-AES256-SHA384"], version="1.2")
         assert own.wait_for_results(1)
     with TLSListener("127.0.0.1", 0, config=own.config, timeout=5) as again, \
             splitting_proxy(again.port, size=size) as port:
-        resumed = run(port, data=HTTP_GET, session=first.session)
+        resumed = run(port, data=HTTP_GET, session=first.session, version="1.2")
         assert again.wait_for_results(1)
     for result, report in ((first, own.results[0]), (resumed, again.results[0])):
         assert result.ok and result.received.startswith("HTTP/1.1 200 OK"), result.errors

@@ -109,7 +109,7 @@ def test_server_with_ems_and_etm_turned_off(pki):
 
 def test_s_client_verifies_chain_and_alpn(server, pki):
     out, report = served(server, lambda: clients.s_client(
-        server.port, cipher="ECDHE-RSA-AES128-GCM-SHA256", cafile=pki.ca_cert,
+        server.port, version="1.2", cipher="ECDHE-RSA-AES128-GCM-SHA256", cafile=pki.ca_cert,
         extra=["-alpn", "h2,http/1.1"]))
     assert out.ok, out.output
     assert "Verify return code: 0 (ok)" in out.output
@@ -121,11 +121,11 @@ def test_s_client_verifies_chain_and_alpn(server, pki):
 def test_s_client_resumes_by_session_id(server, tmp_path):
     sess = str(tmp_path / "sess.pem")
     first, r1 = served(server, lambda: clients.s_client(server.port, no_ticket=True,
-                                                        sess_out=sess))
+                                                        sess_out=sess, version="1.2"))
     assert first.ok, first.output
     assert not r1["ticket"] and not r1["resumed"] and r1["session_id"]
     second, r2 = served(server, lambda: clients.s_client(server.port, no_ticket=True,
-                                                         sess_in=sess))
+                                                         sess_in=sess, version="1.2"))
     assert second.ok, second.output
     assert "Reused, TLSv1.2" in second.output
     assert r2["resumed"] and r2["session_id"] == r1["session_id"]
@@ -134,10 +134,12 @@ def test_s_client_resumes_by_session_id(server, tmp_path):
 
 def test_s_client_resumes_by_ticket(server, tmp_path):
     sess = str(tmp_path / "sess.pem")
-    first, r1 = served(server, lambda: clients.s_client(server.port, sess_out=sess))
+    first, r1 = served(server, lambda: clients.s_client(server.port, sess_out=sess,
+                                                        version="1.2"))
     assert first.ok, first.output
     assert r1["ticket"] and "S:new_session_ticket" in r1["messages"]
-    second, r2 = served(server, lambda: clients.s_client(server.port, sess_in=sess))
+    second, r2 = served(server, lambda: clients.s_client(server.port, sess_in=sess,
+                                                         version="1.2"))
     assert second.ok, second.output
     assert "Reused, TLSv1.2" in second.output
     assert r2["resumed"] and "S:certificate" not in r2["messages"]
@@ -160,10 +162,11 @@ def test_unusable_session_falls_back_to_full_handshake(server, tmp_path, pki):
     """A session the server does not know (another server's) gives a full handshake."""
     sess = str(tmp_path / "sess.pem")
     with TLSListener("127.0.0.1", 0, cert=pki.rsa_cert, key=pki.rsa_key) as other:
-        out = clients.s_client(other.port, sess_out=sess)
+        out = clients.s_client(other.port, sess_out=sess, version="1.2")
         assert out.ok, out.output
         assert other.wait_for_results(1)
-    out, report = served(server, lambda: clients.s_client(server.port, sess_in=sess))
+    out, report = served(server, lambda: clients.s_client(server.port, sess_in=sess,
+                                                          version="1.2"))
     assert out.ok, out.output
     assert "New, TLSv1.2" in out.output
     assert report["handshake_complete"] and not report["resumed"]
@@ -274,7 +277,9 @@ def test_curl(server, pki, tmp_path, version, suite, etm):
 def test_curl_default(server, pki):
     out, report = served(server, lambda: clients.curl(server.port, cacert=pki.ca_cert))
     assert out.ok, out.output
-    assert "scapy-tls-hs: TLS 1.2" in out.output and report["handshake_complete"]
+    # TLS 1.3 is what curl and the server (by default) both prefer.
+    assert "scapy-tls-hs: TLS 1.3" in out.output and report["handshake_complete"]
+    assert report["version"] == "TLS 1.3" and report["group"] == "x25519"
 
 
 def test_curl_resumes_on_second_url(server, pki):

@@ -141,7 +141,7 @@ def test_client_leaving_mid_handshake(server):
 def test_bad_finished_gets_decrypt_error(server):
     conn, err = clients.core_client(
         server.port, tamper=lambda t, body: bytes(12) if t == 20 else None,
-        ciphers=["ECDHE-RSA-AES128-GCM-SHA256"])
+        ciphers=["ECDHE-RSA-AES128-GCM-SHA256"], versions=(0x0303,))
     assert err is not None and err.received and err.description == "decrypt_error"
     assert not conn.handshake_complete
     _good_client(server)
@@ -149,7 +149,7 @@ def test_bad_finished_gets_decrypt_error(server):
 
 def test_bad_record_mac(server):
     conn, err = clients.core_client(server.port, corrupt_last_record=True,
-                                    ciphers=["ECDHE-RSA-AES256-SHA384"])
+                                    ciphers=["ECDHE-RSA-AES256-SHA384"], versions=(0x0303,))
     assert err is not None and err.received and err.description == "bad_record_mac"
     _good_client(server)
 
@@ -196,7 +196,8 @@ def test_port_probe_is_not_a_connection(server):
 def _client_hello_bytes():
     from scapy_tls_hs.connection.client import ClientConnection
     from scapy_tls_hs.connection.config import ClientConfig
-    conn = ClientConnection(ClientConfig())
+    # TLS 1.2: the tests follow its flights (ServerHelloDone, a plaintext client flight).
+    conn = ClientConnection(ClientConfig(versions=(0x0303,)))
     conn.start()
     return conn.data_to_send()
 
@@ -217,7 +218,7 @@ def test_hostile_mix_while_good_clients_are_served(server):
             outcome["stalled"] = clients.read_alerts(s)
 
     def bad_finished():
-        _, err = clients.core_client(server.port,
+        _, err = clients.core_client(server.port, versions=(0x0303,),
                                      tamper=lambda t, b: bytes(12) if t == 20 else None)
         outcome["bad_finished"] = err.description if err is not None else None
 

@@ -17,8 +17,10 @@ from tests.peers import clients
 
 def ours(port, **options):
     """Our client: its ClientHello shows what it offered, so a full handshake after an offer
-    is the server's refusal."""
+    is the server's refusal. TLS 1.2: session ids and RFC 5077 tickets are what this module
+    is about (TLS 1.3 resumption: test_server_tls13.py)."""
     options.setdefault("timeout", 5)
+    options.setdefault("version", "1.2")
     return TLSClientAutomaton("127.0.0.1", port, data=b"GET / HTTP/1.0\r\n\r\n",
                               **options).run()
 

@@ -85,9 +85,19 @@ def flip_in_record(data, index, offset=-1):
 
 @pytest.fixture(scope="module")
 def servers(pki):
-    """Server configs shared by the module (keys loaded once)."""
-    return {"RSA": ServerConfig(pki.rsa_chain, pki.rsa_key),
-            "ECDSA": ServerConfig(pki.ecdsa_cert, pki.ecdsa_key)}
+    """TLS 1.0-1.2 server configs shared by the module (keys loaded once)."""
+    return {"RSA": ServerConfig12(pki.rsa_chain, pki.rsa_key),
+            "ECDSA": ServerConfig12(pki.ecdsa_cert, pki.ecdsa_key)}
+
+
+TLS12_AND_BELOW = ("1.0", "1.1", "1.2")
+
+
+def ServerConfig12(*args, **kw):
+    """A server that stops at TLS 1.2: the TLS 1.2 handshake tests talk to it (our client
+    offers TLS 1.3 too, and sees the server pick 1.2)."""
+    kw.setdefault("versions", TLS12_AND_BELOW)
+    return ServerConfig(*args, **kw)
 
 
 def run(client_cfg, server_cfg, **kw):
@@ -121,7 +131,7 @@ def exchange_and_close(link):
 
 @pytest.fixture(scope="module")
 def auth_servers(pki):
-    return {mode: ServerConfig(pki.rsa_cert, pki.rsa_key, client_auth=mode, cafile=pki.ca_cert)
+    return {mode: ServerConfig12(pki.rsa_cert, pki.rsa_key, client_auth=mode, cafile=pki.ca_cert)
             for mode in ("optional", "required")}
 
 

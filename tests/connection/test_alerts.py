@@ -6,7 +6,7 @@ from scapy_tls_hs.codec.messages import Extension, ServerHello
 from scapy_tls_hs.connection import (ClientConfig, ClientConnection, ServerConfig,
                                      ServerConnection, states)
 from scapy_tls_hs.errors import TLSError
-from tests.connection.pump import (assert_ok, client_side_alert, connect, exchange_and_close,
+from tests.connection.pump import (ServerConfig12, assert_ok, client_side_alert, connect, exchange_and_close,
                                    expect_alert, flip_in_record, run, servers, split_records)
 
 
@@ -17,13 +17,13 @@ def test_no_common_suite(servers):
 
 
 def test_no_common_version(pki):
-    server_cfg = ServerConfig(pki.rsa_cert, pki.rsa_key, versions=["1.2"])
+    server_cfg = ServerConfig12(pki.rsa_cert, pki.rsa_key, versions=["1.2"])
     _, _, link = run(ClientConfig(versions=["1.0", "1.1"]), server_cfg)
     expect_alert(link, "server", "protocol_version")
 
 
 def test_server_version_not_offered_by_client(pki):
-    server_cfg = ServerConfig(pki.rsa_cert, pki.rsa_key, versions=["1.1"])
+    server_cfg = ServerConfig12(pki.rsa_cert, pki.rsa_key, versions=["1.1"])
     _, _, link = run(ClientConfig(versions=["1.0", "1.2"]), server_cfg)
     expect_alert(link, "client", "protocol_version")
 

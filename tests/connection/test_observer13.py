@@ -54,7 +54,9 @@ class Conversation:
             ch2 = ch  # the second hello may repeat the first one's fields
             self.send("client", 22, ch2)
             self.transcript += ch2
-        exts = [Extension(43, b"\x03\x04"), Extension(51, b"\x00\x1d\x00\x01\x00")]
+        # After a HelloRetryRequest the share is of the group it selected (secp256r1).
+        share = b"\x00\x17\x00\x01\x00" if hrr else b"\x00\x1d\x00\x01\x00"
+        exts = [Extension(43, b"\x03\x04"), Extension(51, share)]
         if psk:
             exts.append(Extension(41, b"\x00\x00"))
         sh = handshake(2, ServerHello(0x0303, os.urandom(32), b"", 0x1301, 0, exts).encode())
@@ -143,6 +145,11 @@ def test_full_handshake_decrypted_and_verified():
     assert obs.alpn == "h2" and obs.sni == "server.test"
     assert obs.resumed is False and obs.extended_master_secret is False
     assert obs.app_data["client_sha256"] == hashlib.sha256(b"hello").hexdigest()
+    fields = obs.fields()
+    assert (fields["group"], fields["hello_retry"], fields["early_data"],
+            fields["key_updates"]) == ("x25519", False, None, 0)
+    assert obs.client_hello.random == conv.random
+    assert obs.server_hello.selected_version() == 0x0304
 
 
 def test_hello_retry_request_transcript():
@@ -151,6 +158,18 @@ def test_hello_retry_request_transcript():
     assert obs.errors == [] and obs.decrypted
     assert obs.messages[:4] == ["C:client_hello", "S:hello_retry_request", "C:client_hello",
                                 "S:server_hello"]
+    fields = obs.fields()
+    assert fields["hello_retry"] is True and fields["group"] == "secp256r1"
+    # The summary keeps the real ServerHello, not the HelloRetryRequest.
+    assert obs.server_hello.random != HRR_RANDOM
+
+
+def test_hello_retry_group_without_keys():
+    """The HRR and ServerHello are in clear: group and hello_retry need no key log."""
+    conv = Conversation(hrr=True)
+    fields = watch(conv, None).fields()
+    assert fields["hello_retry"] is True and fields["group"] == "secp256r1"
+    assert fields["key_updates"] == 0 and not fields["decrypted"]
 
 
 def test_client_authentication_and_key_update():
@@ -160,6 +179,7 @@ def test_client_authentication_and_key_update():
     assert obs.client_auth is True
     assert "S:certificate_request" in obs.messages and "C:certificate_verify" in obs.messages
     assert "C:key_update" in obs.messages
+    assert obs.fields()["key_updates"] == 1
     # The data after the KeyUpdate decrypts under the next secret.
     assert obs.app_data["client_bytes"] == len(b"hello world")
     assert obs.messages[-1] == "C:alert:close_notify"
@@ -206,6 +226,11 @@ def test_early_data(early, with_key):
     obs = watch(conv, keylog)
     assert obs.errors == [] and obs.resumed
     assert obs.messages[:2] == ["C:client_hello", "C:application_data"]
+    # The EncryptedExtensions decrypt with the handshake secrets either way.
+    assert obs.fields()["early_data"] == early
+    zero_rtt = [detail for _, direction, name, detail in obs.ladder
+                if direction == "client" and name == "application_data"][0]
+    assert zero_rtt.endswith("0-RTT") == with_key
     if early == "accepted" and with_key:
         assert obs.decrypted and "C:end_of_early_data" in obs.messages
         assert obs.app_data["client_bytes"] == len(b"early data and morehello")
@@ -217,3 +242,29 @@ def test_early_data(early, with_key):
         # Accepted 0-RTT without its key: the client Finished cannot be checked.
         assert not obs.decrypted
         assert "C:finished" in obs.messages
+
+
+def test_early_data_acceptance_unknown_without_handshake_keys():
+    """The server took the PSK; whether it took the early data is in the encrypted
+    EncryptedExtensions: without keys the observer cannot tell, and says null."""
+    conv = Conversation(early="accepted")
+    obs = watch(conv, Keylog())
+    assert obs.resumed and obs.fields()["early_data"] is None
+
+
+def test_early_data_rejected_when_the_psk_is_not_taken():
+    """A full handshake after a 0-RTT offer: the early data was refused (RFC 8446 section
+    4.2.10), which the clear ServerHello shows without keys."""
+    conv = Conversation(early="rejected")
+    # The same conversation but a ServerHello without pre_shared_key.
+    chunks = []
+    for direction, data in conv.chunks:
+        if direction == "server" and data[5] == 2:
+            sh = ServerHello.parse(data[9:])
+            sh.extensions = [e for e in sh.extensions if e.type != 41]
+            data = encode_record(22, 0x0303, handshake(2, sh.encode()))
+        chunks.append((direction, data))
+    conv.chunks = chunks
+    obs = watch(conv, Keylog())
+    assert not obs.resumed and obs.fields()["early_data"] == "rejected"
+

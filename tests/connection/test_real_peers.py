@@ -8,6 +8,8 @@ import threading
 
 import pytest
 
+from tests.connection.pump import ServerConfig12
+
 from scapy_tls_hs.connection import (ApplicationData, ClientConfig, ClientConnection,
                                      ServerConfig, ServerConnection)
 from tests.peers.process import Peer
@@ -94,7 +96,7 @@ def _python_client(ctx, port, result, session=None):
 
 @pytest.mark.parametrize("kind", ["rsa", "ecdsa"])
 def test_server_against_python_ssl_client(pki, free_port, kind):
-    cfg = ServerConfig(getattr(pki, "%s_cert" % kind), getattr(pki, "%s_key" % kind))
+    cfg = ServerConfig12(getattr(pki, "%s_cert" % kind), getattr(pki, "%s_key" % kind))
     port = free_port()
     result = []
     ctx = ssl.create_default_context(cafile=pki.ca_cert)
@@ -181,7 +183,7 @@ def _serve(cfg, srv, count, log):
 @pytest.mark.parametrize("ticket", [True, False])
 def test_server_against_openssl_s_client_reconnect(pki, free_port, ticket):
     import subprocess
-    cfg = ServerConfig(pki.rsa_cert, pki.rsa_key, tickets=ticket)
+    cfg = ServerConfig12(pki.rsa_cert, pki.rsa_key, tickets=ticket)
     log = []
     with socket.create_server(("127.0.0.1", free_port())) as srv:
         srv.settimeout(TIMEOUT)

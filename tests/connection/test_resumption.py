@@ -6,7 +6,7 @@ from scapy_tls_hs.codec.messages import ServerHello
 from scapy_tls_hs.connection import (ClientConfig, ClientConnection, ServerConfig,
                                      ServerConnection, Session)
 from scapy_tls_hs.crypto.tickets import TicketKeys
-from tests.connection.pump import assert_ok, auth_servers, connect, exchange_and_close, run
+from tests.connection.pump import ServerConfig12, assert_ok, auth_servers, connect, exchange_and_close, run
 
 
 ABBREVIATED = ["C:client_hello", "S:server_hello", "S:change_cipher_spec", "S:finished",
@@ -14,7 +14,7 @@ ABBREVIATED = ["C:client_hello", "S:server_hello", "S:change_cipher_spec", "S:fi
 
 
 def test_resumption_by_session_id(pki):
-    server_cfg = ServerConfig(pki.rsa_cert, pki.rsa_key, tickets=False)
+    server_cfg = ServerConfig12(pki.rsa_cert, pki.rsa_key, tickets=False)
     client, server, link = run(ClientConfig(), server_cfg)
     assert_ok(link)
     session = client.session
@@ -31,7 +31,7 @@ def test_resumption_by_session_id(pki):
 
 
 def test_resumption_by_ticket(pki):
-    server_cfg = ServerConfig(pki.rsa_cert, pki.rsa_key)
+    server_cfg = ServerConfig12(pki.rsa_cert, pki.rsa_key)
     client, server, link = run(ClientConfig(), server_cfg)
     assert_ok(link)
     assert client.ticket and client.session.ticket
@@ -53,7 +53,7 @@ def test_resumption_by_ticket(pki):
 def test_ticket_resumption_without_session_id_echo(pki):
     """RFC 5077 3.4: the client must also see a resumption when the server does not echo
     the session id (it goes straight to ChangeCipherSpec)."""
-    server_cfg = ServerConfig(pki.rsa_cert, pki.rsa_key)
+    server_cfg = ServerConfig12(pki.rsa_cert, pki.rsa_key)
     client, _, _ = run(ClientConfig(), server_cfg)
     server_cfg.session_cache.clear()
 
@@ -75,7 +75,7 @@ def test_ticket_resumption_without_session_id_echo(pki):
 @pytest.mark.parametrize("how", ["unknown_id", "garbage_ticket", "expired_ticket",
                                  "other_server_key"])
 def test_refused_resumption_falls_back_to_full(pki, how):
-    server_cfg = ServerConfig(pki.rsa_cert, pki.rsa_key)
+    server_cfg = ServerConfig12(pki.rsa_cert, pki.rsa_key)
     client, _, _ = run(ClientConfig(), server_cfg)
     session = client.session
     server_cfg.session_cache.clear()
@@ -96,7 +96,7 @@ def test_refused_resumption_falls_back_to_full(pki, how):
 
 
 def test_resumption_refused_when_ems_differs(pki):
-    server_cfg = ServerConfig(pki.rsa_cert, pki.rsa_key, tickets=False)
+    server_cfg = ServerConfig12(pki.rsa_cert, pki.rsa_key, tickets=False)
     client, _, _ = run(ClientConfig(ems=False), server_cfg)
     client2, server2, link = run(ClientConfig(session=client.session), server_cfg)
     assert_ok(link)
@@ -104,7 +104,7 @@ def test_resumption_refused_when_ems_differs(pki):
 
 
 def test_session_round_trips_through_bytes(pki):
-    server_cfg = ServerConfig(pki.rsa_cert, pki.rsa_key)
+    server_cfg = ServerConfig12(pki.rsa_cert, pki.rsa_key)
     client, server, _ = run(ClientConfig(alpn=["h2"], sni="server.test"), server_cfg)
     s = server.session
     again = Session.from_bytes(s.to_bytes(), session_id=s.session_id)
@@ -114,7 +114,7 @@ def test_session_round_trips_through_bytes(pki):
 
 
 def test_tickets_only_server(pki):
-    cfg = ServerConfig(pki.rsa_cert, pki.rsa_key, session_cache=False)
+    cfg = ServerConfig12(pki.rsa_cert, pki.rsa_key, session_cache=False)
     client, server, link = run(ClientConfig(), cfg)
     assert_ok(link)
     client2, server2, link2 = run(ClientConfig(session=client.session), cfg)

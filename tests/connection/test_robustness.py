@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from scapy_tls_hs.connection import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 from scapy_tls_hs.errors import AlertError
+from tests.connection.pump import ServerConfig12
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -13,7 +14,7 @@ SETTINGS = settings(max_examples=150, deadline=None,
 
 @pytest.fixture(scope="module")
 def server_cfg(pki):
-    return ServerConfig(pki.rsa_cert, pki.rsa_key, client_auth="optional", cafile=pki.ca_cert)
+    return ServerConfig12(pki.rsa_cert, pki.rsa_key, client_auth="optional", cafile=pki.ca_cert)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +106,7 @@ def test_random_configurations_agree(pki, data):
     """Any pair of configurations: a handshake exactly when they overlap, and then both
     ends agree on everything negotiated."""
     from scapy_tls_hs.crypto.suites import CipherSuite
-    from tests.connection.pump import connect
+    from tests.connection.pump import ServerConfig12, connect
     suites = list(CipherSuite.all())
     cv = data.draw(st.lists(st.sampled_from(VERSIONS), min_size=1, unique=True))
     sv = data.draw(st.lists(st.sampled_from(VERSIONS), min_size=1, unique=True))
@@ -115,7 +116,7 @@ def test_random_configurations_agree(pki, data):
     flags = data.draw(st.tuples(*[st.booleans()] * 4))
     try:
         client_cfg = ClientConfig(versions=cv, ciphers=cs, ems=flags[0], etm=flags[1])
-        server_cfg = ServerConfig(getattr(pki, key + "_cert"), getattr(pki, key + "_key"),
+        server_cfg = ServerConfig12(getattr(pki, key + "_cert"), getattr(pki, key + "_key"),
                                   versions=sv, ciphers=ss, ems=flags[2], etm=flags[3])
     except ValueError:
         return                      # nothing the server could ever serve

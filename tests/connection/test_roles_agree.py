@@ -2,6 +2,8 @@
 client's key log line) sees the same ladder and verifies both Finished messages."""
 import pytest
 
+from tests.connection.pump import ServerConfig12
+
 from scapy_tls_hs.connection import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 from scapy_tls_hs.connection.observer import ObserverConnection
 from scapy_tls_hs.crypto.keylog import Keylog
@@ -9,7 +11,7 @@ from scapy_tls_hs.crypto.keylog import Keylog
 
 @pytest.fixture(scope="module")
 def server_cfg(pki):
-    return ServerConfig(pki.rsa_cert, pki.rsa_key,
+    return ServerConfig12(pki.rsa_cert, pki.rsa_key,
                         extra_identities=[(pki.ecdsa_cert, pki.ecdsa_key)])
 
 

@@ -18,7 +18,8 @@ from .process import Peer, free_port
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HTTP_GET = b"GET / HTTP/1.0\r\n\r\n"
-_OPENSSL_VERSIONS = {"1.0": "-tls1", "1.1": "-tls1_1", "1.2": "-tls1_2"}
+_OPENSSL_VERSIONS = {"1.0": "-tls1", "1.1": "-tls1_1", "1.2": "-tls1_2", "1.3": "-tls1_3",
+                     "1.2+1.3": None}
 
 
 def openssl_conf(directory, options=()):
@@ -54,7 +55,8 @@ def openssl_server_argv(port, cert, key, *, version=None, cipher=None, mode="-ww
     if mode:
         argv.append(mode)
     if version:
-        argv.append(_OPENSSL_VERSIONS[version])
+        if _OPENSSL_VERSIONS[version]:
+            argv.append(_OPENSSL_VERSIONS[version])
     else:
         argv += ["-no_tls1_3"]
     if dcert:
