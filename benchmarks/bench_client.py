@@ -136,6 +136,10 @@ def python_ssl(port, resume=False):
 
     def once():
         sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if TLS == "1.3":
+            # As ours does: no Nagle wait for the close_notify behind the Finished while
+            # s_server's tickets are in flight.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         tls = ctx.wrap_socket(sock, session=last[0])
         if tls.version() != want:
             raise RuntimeError("no %s handshake" % want)
@@ -247,20 +251,26 @@ def measure(clients, seconds, rounds=10, warmup=5):
     return rows
 
 
-def profile_ours(port, count=300, top=30):
-    """cProfile of ``count`` automaton handshakes (a blocking ``run()`` walks the states
-    in the calling thread, so one profiler sees everything)."""
-    from scapy_tls_hs.automata.client import TLSClientAutomaton
-    config = our_config()
-    prof = cProfile.Profile()
+def profile_ours(port, count=300, top=30, which="ours", cpu=False):
+    """cProfile of ``count`` handshakes of our automaton (``which="ours"``: a blocking
+    ``run()`` walks the states in the calling thread, so one profiler sees everything) or of
+    the core over a socket (``"core"``). ``cpu``: the profiler's clock is this thread's CPU
+    time, so waiting for s_server and being preempted by other load count for nothing."""
+    once = (ours_automaton if which == "ours" else ours_core)(port)
+    for _ in range(5):
+        once()
+    prof = cProfile.Profile(time.thread_time) if cpu else cProfile.Profile()
     start = time.perf_counter()
     prof.enable()
     for _ in range(count):
-        TLSClientAutomaton("127.0.0.1", port, config=config, timeout=5).run()
+        once()
     prof.disable()
     elapsed = time.perf_counter() - start
     text = io.StringIO()
     stats = pstats.Stats(prof, stream=text)
+    text.write("%s: %.3f ms %s per handshake, %.0f function calls per handshake\n"
+               % (which, stats.total_tt * 1000 / count, "CPU" if cpu else "wall",
+                  stats.total_calls / count))
     stats.sort_stats("tottime").print_stats(top)
     stats.sort_stats("cumulative").print_stats(top)
     return elapsed, text.getvalue()
@@ -274,6 +284,8 @@ def main():
     ap.add_argument("--skip", action="append", default=[],
                     choices=sorted({c[1] for c in CLIENTS + CLIENTS13}))
     ap.add_argument("--profile", action="store_true", help="cProfile our automaton")
+    ap.add_argument("--profile-cpu", action="store_true",
+                    help="cProfile our automaton and our core on CPU time (not wall time)")
     ap.add_argument("--tls", choices=["1.2", "1.3"], default="1.2",
                     help="1.3: TLS 1.3 full handshakes and PSK resumptions")
     ap.add_argument("--tree", help="checkout whose scapy_tls_hs is measured "
@@ -344,6 +356,12 @@ def main():
                       % elapsed)
                 print(text)
                 report["profile"] = text
+            if args.profile_cpu:
+                for which in ("ours", "core"):
+                    elapsed, text = profile_ours(port, which=which, cpu=True)
+                    print("\ncProfile (CPU time) of 300 %s handshakes:" % which)
+                    print(text)
+                    report["profile_cpu_" + which] = text
         finally:
             server.terminate()
             server.wait(timeout=5)

@@ -113,10 +113,13 @@ def main():
                     help="cProfile one side over --count handshakes instead")
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--result", help="JSON result file")
+    ap.add_argument("--identity", nargs=2, metavar=("CERT", "KEY"),
+                    help="an RSA 2048 certificate and key to use (default: made afresh); "
+                         "fixed files keep runs comparable under valgrind --tool=cachegrind")
     args = ap.parse_args()
     tree = use_tree(args.tree)
     with tempfile.TemporaryDirectory() as d:
-        cert, key = make_identity(d)
+        cert, key = args.identity or make_identity(d)
         if args.profile:
             prof = cProfile.Profile()
             pair = Pair(args.tls, cert, key, args.resume)

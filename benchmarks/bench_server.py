@@ -298,7 +298,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as d:
         cert, key = make_identity(d)
         if args.profile:
-            return profile_ours(cert, key, args.profile, args.cipher, "resumed" in modes,
+            return profile_ours(cert, key, args.profile, args.cipher, modes == ["resumed"],
                                 args.tls)
         print("TLS %s %s, RSA 2048, %s handshakes, %d client loop(s), %.0fs per server, "
               "%d CPU(s), load average %s"

@@ -125,12 +125,14 @@ def notes_markdown(table: dict, docs: list[dict], triage: str = "") -> str:
     set_name = docs[0].get("set", "tls13") if docs else "tls13"
     tls12 = set_name == "tls12"
     lines = ["# tlsfuzzer: probes failing on ours that pass on " + " or ".join(refs), "",
-             f"Updated {now}. Ours: {ours.get('versions', '?') if ours else 'not run'}; "
+             f"Written {now}; ours run {ours.get('date') if ours else '-'}: "
+             f"{ours.get('versions', '?') if ours else 'not run'}; "
              f"references: " + ", ".join(f"{t} ({by_target[t].get('date')})" for t in refs) + ".",
              f"Rerun: `python conformance/run_tlsfuzzer.py ours{' --tls12' if tls12 else ''} "
              f"--baseline conformance/expected/openssl-{set_name}.json --baseline "
              f"conformance/expected/gnutls-{set_name}.json` (one script: `--scripts NAME`; "
-             "logs in the printed folder). Format: probe — what tlsfuzzer expected; what it got.",
+             "logs in the printed folder). Lines: probe(s): what tlsfuzzer expected; what it got "
+             "(which reference passes it).",
              ""]
     if not ours:
         return "\n".join(lines + ["ours was not run."]) + "\n"

@@ -72,7 +72,7 @@ def _attempt(target: str, script: Script, pki, tls: str, seed: int, logs: Path,
     cmd, missing = server_command(target, script, pki, port, tls)
     started = time.monotonic()
     result: dict = {"server": " ".join(cmd), "server_missing": missing}
-    tag = f"{target}.{script.name}" + ("".join(extra) if extra else "")
+    tag = f"{target}.{script.key}" + ("".join(extra) if extra else "")
     with Server(cmd, logs / f"{tag}.server.log", port) as server:
         if not server.wait_ready():
             result.update(status="no-server", seconds=0.0, probes={}, summary={})
@@ -80,7 +80,8 @@ def _attempt(target: str, script: Script, pki, tls: str, seed: int, logs: Path,
         args = ["-h", "127.0.0.1", "-p", str(port), *script.args,
                 *script.target_args.get(target, ()), *extra]
         if script.client_cert:
-            args += ["-k", pki.key("client"), "-c", pki.cert("client")]
+            key, cert = pki.client(script.client_cert)
+            args += ["-k", key, "-c", cert]
         result["args"] = [a for a in args[4:] if not a.startswith(str(pki.folder))]
         fuzz = [str(TOOLS / "tlsfuzzer.sh"), _entry_relpath(), script.module, str(seed), *args]
         out_path = logs / f"{tag}.log"
@@ -119,19 +120,21 @@ def run_target(target: str, scripts: list[Script], set_name: str, args, out: Pat
 
     def one(script: Script) -> None:
         res = run_script(target, script, pki, tls, args.seed, logs, args.timeout_scale)
-        results[script.name] = res
+        res["date"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        results[script.key] = res
         summ = res.get("summary", {})
-        print(f"[{target}] {script.name}: {res['status']} "
+        print(f"[{target}] {script.key}: {res['status']} "
               f"pass {summ.get('PASS', '?')}/{summ.get('TOTAL', '?')} fail {summ.get('FAIL', '?')}"
               f" ({res.get('seconds')}s){' SERVER DIED' if res.get('server_died') else ''}",
               flush=True)
 
+    scripts = [s for s in scripts if target not in s.skip]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         list(pool.map(one, scripts))
     doc = {"target": target, "set": set_name, "seed": args.seed,
            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "versions": _versions(target),
-           "scripts": {s.name: results[s.name] for s in scripts}}
+           "scripts": {s.key: results[s.key] for s in scripts}}
     (out / f"{target}-{set_name}.json").write_text(json.dumps(doc, indent=1, sort_keys=True))
     return doc
 
@@ -187,7 +190,8 @@ def _parse_args(argv: list[str]):
     p.add_argument("--baseline", type=Path, action="append", default=[],
                    help="earlier <target>-<set>.json to compare with (repeatable)")
     p.add_argument("--save-expected", action="store_true",
-                   help="also write conformance/expected/<target>-<set>.json")
+                   help="also write conformance/expected/<target>-<set>.json "
+                        "(reference targets only)")
     p.add_argument("--notes", type=Path, help="write the 'fails on ours only' list here")
     p.add_argument("--triage", type=Path,
                    help="markdown put on top of --notes (hand-written causes)")
@@ -232,10 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             docs.append(json.loads(path.read_text()))
         else:
             docs.append(run_target(target, scripts, set_name, args, out, pki))
-        if args.save_expected:
-            dest = HERE / "expected" / f"{target}-{set_name}.json"
-            dest.parent.mkdir(exist_ok=True)
-            dest.write_text(json.dumps(_compact(docs[-1]), indent=1, sort_keys=True) + "\n")
+        if args.save_expected and target != "ours":
+            _save_expected(docs[-1], partial=bool(names))
 
     run_targets = {d["target"] for d in docs}
     for path in args.baseline:
@@ -253,12 +255,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _save_expected(doc: dict, partial: bool) -> None:
+    """Write expected/<target>-<set>.json; a --scripts run updates only those scripts."""
+    dest = HERE / "expected" / f"{doc['target']}-{doc['set']}.json"
+    dest.parent.mkdir(exist_ok=True)
+    new = _compact(doc)
+    if partial and dest.exists():
+        old = json.loads(dest.read_text())
+        old["scripts"].update(new["scripts"])
+        new = old
+    dest.write_text(json.dumps(new, indent=1, sort_keys=True) + "\n")
+
+
 def _compact(doc: dict) -> dict:
     """What is kept in the repository: summary and per-probe result, no logs or paths."""
     scripts = {}
     for name, res in doc["scripts"].items():
         scripts[name] = {
             "status": res.get("status"), "summary": res.get("summary", {}),
+            "date": res.get("date", doc["date"]), "args": res.get("args", []),
             "server_missing": res.get("server_missing", []),
             "probes": {p: {k: v for k, v in r.items()} for p, r in res.get("probes", {}).items()},
         }

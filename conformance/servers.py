@@ -36,10 +36,16 @@ class Pki:
     def key(self, kind: str) -> str:
         return self.path(f"{kind}.key")
 
+    def client(self, kind: str) -> tuple[str, str]:
+        """(key, cert) of the client certificate of that key type."""
+        name = "client" if kind == "rsa" else f"client-{kind}"
+        return self.key(name), self.cert(name)
+
 
 def make_pki(folder: Path, reuse: bool = False) -> Pki:
-    """Self-signed RSA, RSASSA-PSS and ECDSA (P-256) server certs for localhost, and a
-    client RSA cert (an end-entity cert, CA:FALSE) issued by ca.pem, the --cafile."""
+    """Self-signed RSA, RSASSA-PSS and ECDSA (P-256) server certs for localhost, and
+    client RSA, ECDSA and Ed25519 certs (end-entity, CA:FALSE) issued by ca.pem, the
+    servers' client CA file."""
     folder.mkdir(parents=True, exist_ok=True)
     if reuse and (folder / "psk.txt").exists():
         return Pki(folder)      # made by the parent run (the gnutls netns child reuses it)
@@ -57,15 +63,19 @@ def make_pki(folder: Path, reuse: bool = False) -> Pki:
              "-subj", "/CN=conformance client CA", "-keyout", "ca.key", "-out", "ca.pem",
              "-addext", "basicConstraints=critical,CA:TRUE",
              "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=folder)
-    _run_openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=client",
-             "-keyout", "client.key", "-out", "client.csr", cwd=folder)
     (folder / "client.ext").write_text(
         "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
         "extendedKeyUsage=clientAuth\nsubjectKeyIdentifier=hash\n"
         "authorityKeyIdentifier=keyid\n")
-    _run_openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-             "-CAcreateserial", "-sha256", "-days", "7", "-extfile", "client.ext",
-             "-out", "client.pem", cwd=folder)
+    clients = {"client": ["-newkey", "rsa:2048"],
+               "client-ecdsa": ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+               "client-ed25519": ["-newkey", "ed25519"]}
+    for name, newkey in clients.items():
+        _run_openssl("req", "-new", *newkey, "-nodes", "-subj", f"/CN={name}",
+                     "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=folder)
+        _run_openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                     "-CAcreateserial", "-sha256", "-days", "7", "-extfile", "client.ext",
+                     "-out", f"{name}.pem", cwd=folder)
     # GnuTLS reads "identity:hexkey" lines for external PSKs.
     (folder / "psk.txt").write_text(f"{PSK_IDENTITY}:{PSK_HEX}\n")
     return Pki(folder)
@@ -109,6 +119,8 @@ def _ours(script: Script, pki: Pki, port: int, tls: str) -> tuple[list[str], lis
     missing = []
     if script.echo:
         cmd += ["--echo"]
+    if not script.tickets:
+        cmd += ["--no-tickets"]
     if script.client_auth:
         cmd += ["--client-auth", "optional", "--cafile", pki.path("ca.pem")]
     if script.early_data:
@@ -134,6 +146,8 @@ def _openssl(script: Script, pki: Pki, port: int, tls: str) -> list[str]:
         cmd += ["-verify", "1", "-CAfile", pki.path("ca.pem")]
     if script.early_data:
         cmd += ["-early_data"]
+    if not script.tickets:
+        cmd += ["-num_tickets", "0"]
     if script.psk:
         cmd += ["-psk", PSK_HEX, "-psk_identity", PSK_IDENTITY]
     return cmd
@@ -149,6 +163,8 @@ def _gnutls(script: Script, pki: Pki, port: int, tls: str) -> list[str]:
         cmd += ["--disable-client-cert"]
     if script.early_data:
         cmd += ["--earlydata", "--maxearlydata", "16384"]
+    if not script.tickets:
+        cmd += ["--noticket"]
     if script.psk:
         cmd += ["--pskpasswd", pki.path("psk.txt")]
         priority += ":+ECDHE-PSK:+DHE-PSK:+PSK"

@@ -50,7 +50,7 @@ def cmd_dissect(args):
     return 0
 
 
-def _client_report(result, cafile=None):
+def _client_report(result, cafile=None, early_data=None):
     """The human view of one client connection: ladder, parameters, certificate, data.
     Empty when there was no TCP connection (the error line on stderr says it all)."""
     if not result.messages:
@@ -75,8 +75,9 @@ def _client_report(result, cafile=None):
                   "  group:                  %s" % (result.group or "(none)")]
         if result.hello_retry:
             lines.append("  hello retry request:    yes")
-        if result.early_data:
-            lines.append("  early data:             %s" % result.early_data)
+        if result.early_data or early_data is not None:
+            lines.append("  early data:             %s" % (
+                result.early_data or "not sent (no ticket allowing it)"))
         if result.key_updates:
             lines.append("  key updates:            %d" % result.key_updates)
     else:
@@ -158,7 +159,7 @@ def cmd_client(args):
         if args.json:
             print(json.dumps(result.to_dict()), flush=True)
         else:
-            report = _client_report(result, args.cafile)
+            report = _client_report(result, args.cafile, early)
             if report:
                 print(("\n" if attempt else "") + report, flush=True)
         if not result.ok:

@@ -237,7 +237,7 @@ def test_tls13_json_group_and_key_update(capsys, server13):
 def test_tls13_human_output_and_resume(capsys, server13, tmp_path):
     keylog = tmp_path / "keys.log"
     status, out, err = client(capsys, "127.0.0.1", server13.port, "--send", SEND, "--resume",
-                              "--keylog", keylog)
+                              "--keylog", keylog, "--early-data", "hi")
     assert status == 0, err
     first, second = out.split("\n\nConnected to ")
     assert "Handshake complete: TLS 1.3, TLS_AES_128_GCM_SHA256" in first
@@ -245,8 +245,43 @@ def test_tls13_human_output_and_resume(capsys, server13, tmp_path):
     assert "extended master secret" not in first and "encrypt-then-MAC" not in first
     assert "Handshake complete (resumed): TLS 1.3" in second
     assert "Reused, TLSv1.3" in second
+    # s_server without -early_data issues tickets that allow none.
+    assert "  early data:             not sent (no ticket allowing it)" in second
     labels = [line.split()[0] for line in keylog.read_text().splitlines()]
     assert labels.count("CLIENT_TRAFFIC_SECRET_0") == 2 and labels.count("EXPORTER_SECRET") == 2
+
+
+@pytest.mark.skipif(not (shutil.which("tcpdump") and shutil.which("tshark")),
+                    reason="tcpdump and tshark are needed")
+def test_tls13_keylog_decrypts_our_sessions(capsys, tmp_path, server13):
+    """The TLS 1.3 secrets we log let tshark and our own dissect read a capture of a full
+    and a resumed session, KeyUpdates included."""
+    from scapy_tls_hs.capture.dissect import dissect_capture
+    pcap, keylog = tmp_path / "client13.pcap", tmp_path / "keys.log"
+    with Peer(["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-w", pcap,
+               "tcp port %d" % server13.port]) as dump:
+        deadline = time.monotonic() + 10
+        while "listening on" not in dump.output() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        status, out, err = client(capsys, "127.0.0.1", server13.port, "--send", SEND,
+                                  "--resume", "--key-update", "--keylog", keylog)
+        assert status == 0, err
+        time.sleep(0.3)             # let the last segments reach the capture file
+        dump.stop()
+    reports = [r.to_dict() for r in dissect_capture(str(pcap), keylog=str(keylog))]
+    assert [(r["version"], r["resumed"], r["decrypted"]) for r in reports] == [
+        ("TLS 1.3", False, True), ("TLS 1.3", True, True)], reports
+    for r in reports:
+        assert "C:key_update" in r["messages"] and "S:key_update" in r["messages"]
+        assert r["app_data"]["server_bytes"] > 0 and not r["errors"]
+    fields = subprocess.run(
+        ["tshark", "-r", pcap, "-o", "tls.keylog_file:%s" % keylog,
+         "-o", "http.desegment_body:FALSE",
+         "-d", "tcp.port==%d,tls" % server13.port, "-d", "tls.port==%d,http" % server13.port,
+         "-Y", "http", "-T", "fields", "-e", "http.request.method", "-e",
+         "http.response.code"], capture_output=True, text=True, timeout=60)
+    rows = [line.split("\t") for line in fields.stdout.splitlines()]
+    assert rows.count(["GET", ""]) == 2 and rows.count(["", "200"]) == 2, fields.stdout
 
 
 def test_tls13_resume_with_early_data(capsys, pki):
@@ -255,8 +290,9 @@ def test_tls13_resume_with_early_data(capsys, pki):
             "-key", pki.rsa_key, "-tls1_3", "-early_data"]
     # Without -www, s_server reads commands on stdin: kept open, or it would stop at EOF.
     with Peer(argv, port=port, stdin=subprocess.PIPE) as peer:
+        # (No answer ever comes from s_server: --timeout bounds the wait for one.)
         status, out, err = client(capsys, "127.0.0.1", port, "--json", "--resume",
-                                  "--early-data", r"early bird\n")
+                                  "--early-data", r"early bird\n", "--timeout", "1.5")
         output = peer.output()
     assert status == 0, err
     first, second = [json.loads(line) for line in out.splitlines()]

@@ -83,20 +83,24 @@ def test_serves_max_connections_then_exits(pki, free_port, tmp_path):
     assert "listening on 127.0.0.1:%d" % port in err and "Traceback" not in err
 
 
-def test_client_auth_required(pki, free_port):
+@pytest.mark.parametrize("version,no_cert_alert", [("1.2", "handshake_failure"),
+                                                   ("1.3", "certificate_required")])
+def test_client_auth_required(pki, free_port, version, no_cert_alert):
+    """RFC 8446 section 4.4.2.4: TLS 1.3 names a missing certificate certificate_required."""
     port = free_port()
     with Peer(_server(pki, port, "--client-auth", "required", "--cafile", pki.ca_cert,
-                      "--json", "--tls", "1.2"), port=port) as srv:
+                      "--json", "--tls", version), port=port) as srv:
         good = clients.s_client(port, cert=pki.client_rsa_cert, key=pki.client_rsa_key)
         missing = clients.s_client(port)
         wrong = clients.s_client(port, cert=pki.wrong_client_cert, key=pki.wrong_client_key)
         reports = _wait_reports(srv, 3)
         err = srv.output()
     assert good.ok and "HTTP/1.1 200 OK" in good.output, good.output
-    assert clients.s_client_alert(missing.output) == "handshake_failure", missing.output
+    assert clients.s_client_alert(missing.output) == no_cert_alert, missing.output
     assert clients.s_client_alert(wrong.output) == "unknown_ca", wrong.output
     assert [r["client_auth"] for r in reports] == [True, False, False]
-    assert reports[1]["errors"][0].startswith("sent alert handshake_failure")
+    assert [r["version"] for r in reports] == ["TLS " + version] * 3
+    assert reports[1]["errors"][0].startswith("sent alert " + no_cert_alert)
     assert reports[2]["errors"][0].startswith("sent alert unknown_ca")
     assert "client-certificate" in err and "Traceback" not in err
 

@@ -29,7 +29,7 @@ States (the automaton's state follows the core's after each chunk received)::
         --> WAIT_SERVER_FINISHED --(our flight sent)--> APP_DATA (KeyUpdate, data)
     WAIT_SERVER_FINISHED --(server Finished verified)--> APP_DATA
     APP_DATA --(data sent, first answer)--> RECEIVING --(quiet)--> CLOSING --> CLOSED
-    APP_DATA --(nothing to send)--> CLOSING
+    APP_DATA --(nothing to send, no 0-RTT data accepted)--> CLOSING
     any --(server close_notify or EOF after the handshake)--> CLOSED
     any --(alert, bad bytes, timeout, EOF in the handshake)--> ERROR
 """
@@ -454,13 +454,15 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
     @ATMT.state()
     def APP_DATA(self):
         """Handshake done: the KeyUpdate when asked (TLS 1.3), our data, then wait for the
-        answer."""
+        answer (also to 0-RTT data the server accepted, when there is no data to send)."""
         self._write_keylog()
         if self.key_update:
             self._send_key_update()
         if not self.data:
             self._flush()
-            raise self.CLOSING()
+            if getattr(self.conn, "early_data", None) != "accepted":
+                raise self.CLOSING()
+            return
         try:
             self.conn.send_application_data(self.data)
         except TLSError as exc:

@@ -26,7 +26,7 @@ _keylog_lock = threading.Lock()
 
 # The named groups both automata can run (``--group NAME``), in the default preference order.
 GROUP_NAMES = ("x25519", "secp256r1", "secp384r1", "secp521r1", "x448",
-               "ffdhe2048", "ffdhe3072", "ffdhe4096")
+               "ffdhe2048", "ffdhe3072", "ffdhe4096", "ffdhe6144", "ffdhe8192")
 
 
 def group_list(groups):

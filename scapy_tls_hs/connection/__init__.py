@@ -38,6 +38,7 @@ _LAZY = {
     "ServerConfig": "config",
     "Session": "session",
     "SessionCache": "session",
+    "ServerContext": "server_context",
 }
 
 __all__ = ["Alert", "ApplicationData", "ChangeCipherSpec", "Event", "HandshakeComplete",

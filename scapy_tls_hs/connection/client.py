@@ -74,6 +74,7 @@ class ClientConnection(Client13, BaseConnection):
         cfg = self.config
         if cfg.client_hello is not None:
             hello, body, session = None, _hello_body(cfg.client_hello), cfg.session
+            body = self._fill_key_shares(body)
             if session is not None and session.version == 0x0304:
                 body, session = self._psk_for_given_hello(body, session), None
         else:
@@ -330,6 +331,7 @@ class ClientConnection(Client13, BaseConnection):
                          hostname=self.config.verify_hostname or self.config.sni)
         self.peer_certificates = chain
         self._server_key = key
+        self._server_cert = cert
 
     def _on_server_key_exchange(self, body, raw):
         version = self.version

@@ -13,7 +13,7 @@ from ..codec.messages13 import (Certificate13, CertificateRequest13, EncryptedEx
                                 NewSessionTicket13)
 from ..crypto import signatures
 from ..crypto.key_schedule import KeySchedule13
-from ..crypto.keyexchange import generate_key_share
+from ..crypto.keyexchange import generate_key_share, key_share_supported
 from ..crypto.prf import Transcript
 from ..crypto.record import NullProtection
 from ..crypto.suites import CipherSuite
@@ -80,6 +80,33 @@ class Client13:
         exts.append(Extension(X.EXT_PRE_SHARED_KEY, X.pre_shared_key_client(
             [(session.ticket, _ticket_age(session))], [bytes(hash_size)])))
         return session
+
+    def _fill_key_shares(self, body):
+        """A given ClientHello's key_share entries with an empty key_exchange get a fresh
+        key of their group (a hello crafted in the shell cannot hold private keys); entries
+        with a value are sent as they are, their private halves taken from
+        ``config.key_shares``."""
+        self._shares = dict(self.config.key_shares or {})
+        try:
+            hello = ClientHello.parse(body)
+        except DecodeError:
+            return body
+        exts = hello.extensions or []
+        for i, ext in enumerate(exts):
+            if ext.type != X.EXT_KEY_SHARE:
+                continue
+            shares = _shares_allowing_empty(ext.data)
+            if shares is None or all(key for _, key in shares):
+                return body
+            filled = []
+            for group, key in shares:
+                if not key and key_share_supported(group):
+                    self._shares[group] = generate_key_share(group)
+                    key = self._shares[group].public_bytes()
+                filled.append((group, key))
+            exts[i] = Extension(X.EXT_KEY_SHARE, X.key_share_client(filled))
+            return hello.encode()
+        return body
 
     def _add_binder(self, hello, session, transcript):
         """Fill in the PSK binder (RFC 8446 section 4.2.11.2): a Finished over the
@@ -349,7 +376,7 @@ class Client13:
     def _on13_certificate_verify(self, body, raw):
         cv = CertificateVerify.parse(body, 0x0304)
         th = self.transcript.hash(self.suite.prf_hash)
-        signatures.verify13(self._server_key, signatures.cv13_content(th, "server"),
+        signatures.verify13(self._server_cert, signatures.cv13_content(th, "server"),
                             cv.signature, cv.scheme, self._offered_schemes13)
         self.transcript.update(raw)
 
@@ -378,16 +405,18 @@ class Client13:
         """Certificate (empty when no key fits), CertificateVerify, for the handshake or a
         post-handshake request (RFC 8446 sections 4.4.2, 4.6.2)."""
         identity = self.config.identity
-        if identity is not None and not signatures.can_sign13(identity.private_key, schemes):
+        if identity is not None and not signatures.can_sign13(identity.private_key, schemes,
+                                                              identity.chain[0]):
             identity = None
         entries = [(der, b"") for der in identity.chain_der] if identity else []
         self._send_handshake(11, Certificate13(context, entries).encode())
         if identity is not None:
             self.client_auth = True
-            scheme = signatures.choose_scheme13(identity.private_key, schemes)
+            scheme = signatures.choose_scheme13(identity.private_key, schemes,
+                                                identity.chain[0])
             th = self.transcript.hash(self.suite.prf_hash)
             sig = signatures.sign13(identity.private_key, signatures.cv13_content(th, "client"),
-                                    scheme)
+                                    scheme, identity.chain[0])
             self._send_handshake(15, CertificateVerify(scheme, sig).encode())
 
     def _post_handshake_request(self, body, raw):
@@ -439,3 +468,18 @@ def offered_groups13(hello):
     except DecodeError:
         return frozenset()
 
+
+def _shares_allowing_empty(data):
+    """``[(group, key_exchange)]`` of a ClientHello key_share, empty values allowed; None
+    when it does not parse."""
+    from ..codec.buffer import Reader
+    try:
+        r = Reader(data)
+        lst = Reader(r.vec16())
+        r.expect_end("key_share")
+        out = []
+        while not lst.done():
+            out.append((lst.u16(), lst.vec16()))
+        return out
+    except DecodeError:
+        return None

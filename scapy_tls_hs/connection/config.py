@@ -16,6 +16,8 @@ ALL_VERSIONS = (0x0301, 0x0302, 0x0303, 0x0304)
 # x25519 first: fastest, and what every modern peer prefers. ffdhe groups are offered to TLS
 # 1.3 peers only (RFC 7919 negotiation in TLS 1.2 is the server's business).
 DEFAULT_GROUPS = (29, 23, 24, 25, 30, 256, 257)
+# A server accepts every FFDHE group a TLS 1.3 client may send a share for.
+SERVER_GROUPS = DEFAULT_GROUPS + (258, 259, 260)
 DEFAULT_SIG_SCHEMES = (
     0x0403, 0x0503, 0x0603,           # ecdsa_secp256r1_sha256 .. secp521r1_sha512
     0x0804, 0x0805, 0x0806,           # rsa_pss_rsae_sha256 .. 512
@@ -78,11 +80,11 @@ def parse_groups(groups):
     return tuple(out)
 
 
-def resolve_suites13(ciphers):
+def resolve_suites13(ciphers, server=False):
     """TLS 1.3 suites among ``ciphers`` (default: ours), in the given order."""
     from ..crypto.suites import CipherSuite
     if ciphers is None:
-        return CipherSuite.default13()
+        return CipherSuite.default13(server)
     if isinstance(ciphers, (str, int)):
         ciphers = [ciphers]
     out = []
@@ -270,7 +272,7 @@ class ServerConfig:
     ems: bool = True
     etm: bool = True
     tickets: bool = True
-    groups: tuple = DEFAULT_GROUPS
+    groups: tuple = SERVER_GROUPS
     sig_schemes: tuple = DEFAULT_SIG_SCHEMES
     dhe_params: tuple = None          # (p, g); default RFC 7919 ffdhe2048
     extra_identities: list = field(default_factory=list)
@@ -295,7 +297,8 @@ class ServerConfig:
         # Only suites a loaded key can authenticate, in the server's preference order.
         self.suites = [s for s in resolve_suites(self.ciphers, self.versions)
                        if s.authentication in self.identities]
-        self.suites13 = resolve_suites13(self.ciphers) if 0x0304 in self.versions else []
+        self.suites13 = (resolve_suites13(self.ciphers, server=True)
+                         if 0x0304 in self.versions else [])
         if not self.suites and not self.suites13:
             raise ValueError("no cipher suite fits the configured keys and versions")
         self.alpn = _alpn_list(self.alpn)

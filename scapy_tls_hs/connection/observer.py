@@ -9,6 +9,13 @@ Rules of this module:
   message is reported and skipped. A first record that does not decrypt means wrong keys:
   reported once, the direction goes on as undecryptable; a later one is a damaged record:
   reported, and the next ones are tried. After lost bytes the sequence number is guessed.
+- Records are framed and opened by the roles' ``record_layer.RecordLayer``, one per
+  direction, switched to new keys at each ChangeCipherSpec, TLS 1.3 epoch and KeyUpdate (RFC
+  8446 section 7.2: the observer derives the next traffic secret itself). What is the
+  observer's own: keys that may be unknown (the direction is then listed, not decrypted),
+  the sequence number given back or guessed, and 0-RTT data (RFC 8446 section 4.2.10), tried
+  with CLIENT_EARLY_TRAFFIC_SECRET before the handshake keys since the client's records do
+  not say which they are.
 - Not followed: renegotiation (reported), 0-RTT data without CLIENT_EARLY_TRAFFIC_SECRET
   (listed as application_data, not decrypted).
 - Keys, in this order: the NSS key log by client random (TLS 1.2 master secret, TLS 1.3
@@ -23,12 +30,11 @@ Rules of this module:
   counted), and the observer's own ``decrypted`` (keys known and both Finished verified) and
   ``app_data`` hashes of the plaintext.
 """
-import hashlib
 
 from ..codec.messages import (Certificate, Certificate13, CertificateRequest, ClientHello,
                               ClientKeyExchange, EncryptedExtensions, KeyUpdate,
                               NewSessionTicket, ServerHello, ServerKeyExchange, find_ext)
-from ..codec.records import HandshakeReassembler, RecordReader, looks_like_tls
+from ..codec.records import HandshakeReassembler, looks_like_tls
 from ..codec import extensions as X
 from ..crypto import prf as P
 from ..crypto.suites import CipherSuite
@@ -36,68 +42,14 @@ from ..errors import AlertError, DecodeError
 from ..registry import (ALERT_DESCRIPTIONS, CIPHER_SUITES, CONTENT_TYPES, HANDSHAKE_TYPES,
                         NAMED_GROUPS, VERSIONS, name as _name)
 from .events import Alert, ApplicationData, ChangeCipherSpec, HandshakeMessage, Undecryptable
-from .observer_keys import TLS13, ObserverKeys, SessionTable
-from .record_layer import RecordLayer
+from .observer_keys import TLS13, ObserverKeys, SessionTable, _Side
 from .summary import HandshakeSummary
 
 __all__ = ["ObserverConnection", "SessionTable"]
 
 # RFC 8446 section 4.1.3: a ServerHello with this random is a HelloRetryRequest.
 HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
-# After lost bytes, how many records may have gone missing before we give up guessing the
-# sequence number (each guess is one failed AEAD/MAC check).
-SEQ_WINDOW = 64
-
 _UNDECRYPTED = {22: "encrypted_handshake", 21: "encrypted_alert", 23: "application_data"}
-
-
-class _Layer(RecordLayer):
-    """The roles' record layer (framing, protection, TLS 1.3 epochs), plus what only an
-    observer needs: the read sequence number, to give back the number of a record that did
-    not open (a damaged record, or 0-RTT data tried with the wrong key) and to guess it after
-    lost bytes; and new framing after a gap, keeping the keys."""
-
-    @property
-    def read_seq(self):
-        return self._read.seq
-
-    @read_seq.setter
-    def read_seq(self, seq):
-        self._read.seq = seq
-
-    def restart_framing(self):
-        self.reader = RecordReader()
-
-
-class _Side:
-    """One direction: its record layer, reassembly, and what it has shown so far."""
-
-    __slots__ = ("name", "tag", "arrow", "layer", "hs", "encrypted", "keys",
-                 "failed", "dead", "resync", "seq_unknown", "app_bytes", "app_hash",
-                 "finished", "finished_ok", "hs_secret", "app_secret", "protected_records",
-                 "lost", "opened")
-
-    def __init__(self, name):
-        self.name = name
-        self.tag = "C:" if name == "client" else "S:"
-        self.arrow = "client->server" if name == "client" else "server->client"
-        self.layer = _Layer()
-        self.hs = HandshakeReassembler()
-        self.encrypted = False      # records are protected from now on
-        self.keys = False           # ... and the layer has their keys
-        self.failed = False         # a record did not decrypt: the keys are wrong
-        self.dead = False           # record framing lost
-        self.resync = False         # after a gap: wait for something that looks like TLS
-        self.seq_unknown = False    # after a gap: records may be missing, guess the seq
-        self.app_bytes = 0
-        self.app_hash = hashlib.sha256()
-        self.finished = False       # a Finished was seen (encrypted or not)
-        self.finished_ok = False    # ... and its verify_data checked
-        self.hs_secret = None       # TLS 1.3 handshake traffic secret (Finished key)
-        self.app_secret = None      # TLS 1.3 current application traffic secret
-        self.protected_records = 0
-        self.lost = 0
-        self.opened = 0             # records that decrypted with the current keys
 
 
 class ObserverConnection(ObserverKeys):
@@ -152,6 +104,7 @@ class ObserverConnection(ObserverKeys):
         self.full_handshake = None   # TLS 1.2: True after Certificate/SKE/CKE, False after CCS
         self.ticket = b""            # NewSessionTicket (TLS 1.2) issued on this connection
         self.master_secret = None
+        self.schedule = None         # KeySchedule12 / KeySchedule13, once keys are known
         self.key_source = None
         self._keys_tried = False
         self._key_block = None
@@ -222,27 +175,29 @@ class ObserverConnection(ObserverKeys):
     def _record(self, d, rec, events):
         ct, version, fragment = rec
         self.record_count += 1
-        decrypted = early = False
+        decrypted = zero_rtt = False
         if ct == 20:
             # Never protected in TLS 1.3 (middlebox compatibility, RFC 8446 appendix D.4).
             self._keep(d, ct, version, fragment, False)
             return self._ccs(d, fragment, events)
-        if d.encrypted and (ct == 23 or not self.tls13) or self._early_candidate(d, ct):
+        early = self.offered_early_data and self._early_candidate(d, ct)
+        if early or d.encrypted and (ct == 23 or not self.tls13):
             d.protected_records += 1
-            opened = self._open(d, rec)
+            opened = self._open(d, rec, early)
             if opened is None:
                 return self._undecryptable(d, ct, version, fragment, events)
             ct, plain = opened      # TLS 1.3 (0-RTT too): the inner content type
             decrypted = True
-            early = self._early_record
-            self._early_record = False
+            if early:
+                zero_rtt = self._early_record
+                self._early_record = False
         elif ct == 21 and len(fragment) != 2 and self.client_random is None \
                 and self.server_random is None:
             # No hello seen (caught mid-connection): a longer alert is a protected one.
             return self._undecryptable(d, ct, version, fragment, events)
         else:
             plain = fragment
-        self._keep(d, ct, version, plain, decrypted)
+        self.records.append((self.time, d.name, ct, version, plain, decrypted))   # _keep
         if ct == 22:
             try:
                 msgs = d.hs.feed(plain)
@@ -260,70 +215,13 @@ class ObserverConnection(ObserverKeys):
                 d.app_bytes += len(plain)
                 d.app_hash.update(plain)
             self._entry(d, "application_data",
-                        "%d bytes, 0-RTT" % len(plain) if early else "%d bytes" % len(plain))
+                        "%d bytes, 0-RTT" % len(plain) if zero_rtt else "%d bytes" % len(plain))
             events.append(ApplicationData(d.name, plain))
         else:
             self._entry(d, _name(CONTENT_TYPES, ct, 2), "%d bytes" % len(plain))
 
     def _keep(self, d, ct, version, payload, decrypted):
         self.records.append((self.time, d.name, ct, version, payload, decrypted))
-
-    def _open(self, d, rec):
-        """``(content type, plaintext)`` (TLS 1.3: the inner type), or None when the record
-        cannot be decrypted."""
-        ct = rec[0]
-        early = self._early_candidate(d, ct)
-        if early:
-            out = self._open_early(rec[2])
-            if out is not None:
-                self._early_record = True
-                return out
-            if not d.encrypted:
-                return None
-        if not d.keys or d.failed:
-            return None
-        layer = d.layer
-        try:
-            out = layer.open(rec)
-        except AlertError as exc:
-            # Both protections count a record that failed to open (crypto/record.py,
-            # crypto/tls13.py): the number it was tried with is one less.
-            seq = layer.read_seq - 1
-            if d.seq_unknown:
-                out = self._guess_seq(d, rec, seq)
-                if out is not None:
-                    return out
-            if early:
-                layer.read_seq = seq
-                return None  # 0-RTT data without its key: not a handshake record
-            layer.read_seq = seq + 1  # the sender used this sequence number either way
-            what = _name(CONTENT_TYPES, ct, 2)
-            if d.opened:
-                # The keys worked before: this one record is damaged.
-                self._error("%s: %s record #%d does not decrypt (%s)"
-                            % (d.arrow, what, seq, exc.description))
-            else:
-                d.failed = True
-                self._error("%s: cannot decrypt the first %s record (%s): %s"
-                            % (d.arrow, what, exc.description, self._blame()))
-            return None
-        d.opened += 1
-        return out
-
-    def _guess_seq(self, d, rec, seq):
-        """After lost bytes, records may be missing: try the next sequence numbers."""
-        layer = d.layer
-        for guess in range(seq + 1, seq + SEQ_WINDOW):
-            layer.read_seq = guess
-            try:
-                out = layer.open(rec)
-            except AlertError:
-                continue
-            d.seq_unknown = False
-            d.opened += 1
-            return out
-        layer.read_seq = seq
-        return None
 
     def _undecryptable(self, d, ct, version, fragment, events):
         self._keep(d, ct, version, fragment, False)
@@ -495,10 +393,8 @@ class ObserverConnection(ObserverKeys):
         self.suite_id = sh.cipher_suite
         self.suite = CipherSuite.get(sh.cipher_suite)
         # RFC 8446 section 4.4.1: ClientHello1 is replaced by a message_hash message.
-        prf_hash = self.suite.prf_hash if self.suite is not None else "sha256"
-        h = self.transcript.digest(TLS13, prf_hash)
-        self.transcript = P.Transcript()
-        self.transcript.update(bytes((254, 0, 0, len(h))) + h)
+        self.transcript.restart_with_message_hash(
+            self.suite.prf_hash if self.suite is not None else "sha256")
         self.transcript.update(raw)
         ext = find_ext(sh.extensions or [], X.EXT_KEY_SHARE)
         if ext is not None:

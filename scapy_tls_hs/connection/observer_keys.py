@@ -1,22 +1,102 @@
-"""Where the observer's keys come from (the key half of ``observer.py``).
+"""Where the observer's keys come from, and how its records are opened (the key half of
+``observer.py``).
 
 TLS 1.2 (RFC 5246 section 8.1, RFC 7627): the master secret, from the first source that has
 it: the key log's ``CLIENT_RANDOM`` line; its ``RSA`` line (the pre-master by encrypted
 pre-master); the server's RSA key decrypting the ClientKeyExchange (RFC 5246 section
 7.4.7.1); for an abbreviated handshake, the ``SessionTable`` of earlier connections of the
 same capture. TLS 1.3 (RFC 8446 section 7.1): the key log's traffic secrets, and
-``traffic upd`` for KeyUpdate.
+``traffic upd`` for KeyUpdate. Either way the secrets go into the same key schedule object
+the endpoints use (``crypto/key_schedule.py``, ``self.schedule``), which derives the key
+block and checks the Finished messages.
+
+Each direction (``_Side``) frames and opens its records with the roles' ``RecordLayer``;
+``ObserverKeys._open`` adds what only an observer does: keys that may be unknown or wrong,
+a damaged record reported and skipped, the sequence number guessed after lost bytes, and
+0-RTT data tried with the early traffic secret first.
 """
+import hashlib
 import hmac
 
-from ..crypto import prf as P
+from ..codec.records import HandshakeReassembler, RecordReader
+from ..crypto.key_schedule import KeySchedule12, KeySchedule13
 from ..crypto.record import RecordProtection
 from ..errors import AlertError
+from ..registry import CONTENT_TYPES, name as _name
 from .events import HandshakeComplete
+from .record_layer import RecordLayer
 
 __all__ = ["SessionTable", "ObserverKeys", "TLS13"]
 
 TLS13 = 0x0304
+
+# Key log labels (NSS) of the TLS 1.3 secrets, and their KeySchedule13 attributes.
+SECRETS13 = (("CLIENT_EARLY_TRAFFIC_SECRET", "client_early"),
+             ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", "client_handshake"),
+             ("SERVER_HANDSHAKE_TRAFFIC_SECRET", "server_handshake"),
+             ("CLIENT_TRAFFIC_SECRET_0", "client_application"),
+             ("SERVER_TRAFFIC_SECRET_0", "server_application"),
+             ("EXPORTER_SECRET", "exporter_master"))
+
+# After lost bytes, how many records may have gone missing before we give up guessing the
+# sequence number (each guess is one failed AEAD/MAC check).
+SEQ_WINDOW = 64
+
+
+class _Layer(RecordLayer):
+    """The roles' record layer (framing, protection, TLS 1.3 epochs), plus what only an
+    observer needs: the read sequence number, to give back the number of a record that did
+    not open (a damaged record, or 0-RTT data tried with the wrong key) and to guess it after
+    lost bytes; and new framing after a gap, keeping the keys."""
+
+    def __init__(self):
+        super().__init__()
+        # ``feed`` only hands the bytes to the reader: on the dissect hot path, skip the
+        # extra call.
+        self.feed = self.reader.feed
+
+    @property
+    def read_seq(self):
+        return self._read.seq
+
+    @read_seq.setter
+    def read_seq(self, seq):
+        self._read.seq = seq
+
+    def restart_framing(self):
+        self.reader = RecordReader()
+        self.feed = self.reader.feed
+
+
+class _Side:
+    """One direction: its record layer, reassembly, and what it has shown so far."""
+
+    __slots__ = ("name", "tag", "arrow", "layer", "hs", "encrypted", "keys",
+                 "failed", "dead", "resync", "seq_unknown", "app_bytes", "app_hash",
+                 "finished", "finished_ok", "hs_secret", "app_secret", "protected_records",
+                 "lost", "opened")
+
+    def __init__(self, name):
+        self.name = name
+        self.tag = "C:" if name == "client" else "S:"
+        self.arrow = "client->server" if name == "client" else "server->client"
+        self.layer = _Layer()
+        self.hs = HandshakeReassembler()
+        self.encrypted = False      # records are protected from now on
+        self.keys = False           # ... and the layer has their keys
+        self.failed = False         # a record did not decrypt: the keys are wrong
+        self.dead = False           # record framing lost
+        self.resync = False         # after a gap: wait for something that looks like TLS
+        self.seq_unknown = False    # after a gap: records may be missing, guess the seq
+        self.app_bytes = 0
+        self.app_hash = hashlib.sha256()
+        self.finished = False       # a Finished was seen (encrypted or not)
+        self.finished_ok = False    # ... and its verify_data checked
+        self.hs_secret = None       # TLS 1.3 handshake traffic secret (Finished key)
+        self.app_secret = None      # TLS 1.3 current application traffic secret
+        self.protected_records = 0
+        self.lost = 0
+        self.opened = 0             # records that decrypted with the current keys
 
 
 class SessionTable:
@@ -50,6 +130,64 @@ class SessionTable:
 
 class ObserverKeys:
     """Mixin of ``ObserverConnection``: the key schedule as seen from outside."""
+
+    # -- records ---------------------------------------------------------------------------
+
+    def _open(self, d, rec, early=False):
+        """``(content type, plaintext)`` (TLS 1.3: the inner type), or None when the record
+        cannot be decrypted; ``early``: it may be 0-RTT data (``_early_candidate``)."""
+        ct = rec[0]
+        if early:
+            out = self._open_early(rec[2])
+            if out is not None:
+                self._early_record = True
+                return out
+            if not d.encrypted:
+                return None
+        if not d.keys or d.failed:
+            return None
+        layer = d.layer
+        try:
+            out = layer.open(rec)
+        except AlertError as exc:
+            # Both protections count a record that failed to open (crypto/record.py,
+            # crypto/tls13.py): the number it was tried with is one less.
+            seq = layer.read_seq - 1
+            if d.seq_unknown:
+                out = self._guess_seq(d, rec, seq)
+                if out is not None:
+                    return out
+            if early:
+                layer.read_seq = seq
+                return None  # 0-RTT data without its key: not a handshake record
+            layer.read_seq = seq + 1  # the sender used this sequence number either way
+            what = _name(CONTENT_TYPES, ct, 2)
+            if d.opened:
+                # The keys worked before: this one record is damaged.
+                self._error("%s: %s record #%d does not decrypt (%s)"
+                            % (d.arrow, what, seq, exc.description))
+            else:
+                d.failed = True
+                self._error("%s: cannot decrypt the first %s record (%s): %s"
+                            % (d.arrow, what, exc.description, self._blame()))
+            return None
+        d.opened += 1
+        return out
+
+    def _guess_seq(self, d, rec, seq):
+        """After lost bytes, records may be missing: try the next sequence numbers."""
+        layer = d.layer
+        for guess in range(seq + 1, seq + SEQ_WINDOW):
+            layer.read_seq = guess
+            try:
+                out = layer.open(rec)
+            except AlertError:
+                continue
+            d.seq_unknown = False
+            d.opened += 1
+            return out
+        layer.read_seq = seq
+        return None
 
     def _blame(self):
         if self.key_source == "server_key":
@@ -114,14 +252,12 @@ class ObserverKeys:
                 from ..crypto.keyexchange import rsa_decrypt_pre_master
                 pre = rsa_decrypt_pre_master(self.server_key, encrypted, self.client_version)
                 self.key_source = "server_key"
-            if pre is None:
-                pass
-            elif session_hash is not None:
-                master = P.extended_master_secret(pre, session_hash, self.version,
-                                                  suite.prf_hash)
-            else:
-                master = P.master_secret(pre, self.client_random, self.server_random,
-                                         self.version, suite.prf_hash)
+            if pre is not None:
+                # RFC 7627 section 4 when the session hash was taken, else RFC 5246 8.1.
+                schedule = KeySchedule12(suite, self.version, self.client_random,
+                                         self.server_random)
+                master = schedule.master(pre, session_hash)
+                self.schedule = schedule
         elif self.resumed or self.full_handshake is False:
             entry = self.sessions.find(self.client_session_id, self.client_ticket)
             if entry is not None:
@@ -131,6 +267,10 @@ class ObserverKeys:
         self.master_secret = master
         if master is None:
             self._missing_keys()
+        elif self.schedule is None:
+            self.schedule = KeySchedule12(suite, self.version, self.client_random,
+                                          self.server_random)
+            self.schedule.master_secret = master
         return master
 
     def _missing_keys(self):
@@ -162,8 +302,7 @@ class ObserverKeys:
                     else "SSL 3.0"))
                 self._key_block = False
                 return None
-            self._key_block = P.key_block(master, self.client_random, self.server_random,
-                                          self.suite, self.version)
+            self._key_block = self.schedule.key_block()
         return RecordProtection.for_direction(self.suite, self.version, self._key_block,
                                               d.name, encrypt_then_mac=self.encrypt_then_mac)
 
@@ -172,8 +311,7 @@ class ObserverKeys:
         if master is None or self.suite is None:
             return None
         digest = self.transcript.digest(self.version, self.suite.prf_hash)
-        want = P.verify_data(master, d.name, digest, self.version, self.suite.prf_hash)
-        return hmac.compare_digest(want, bytes(body))
+        return hmac.compare_digest(self.schedule.finished(d.name, digest), bytes(body))
 
 
     # -- TLS 1.3 ---------------------------------------------------------------------------
@@ -192,11 +330,12 @@ class ObserverKeys:
                 self._error("cipher suite %s is not supported for decryption"
                             % self.cipher_suite)
             return
-        for side, label in ((cs, "CLIENT_HANDSHAKE_TRAFFIC_SECRET"),
-                            (ss, "SERVER_HANDSHAKE_TRAFFIC_SECRET")):
-            secret = self._secret(label)
-            side.hs_secret = secret
-            self._set_read13(side, secret)
+        schedule = self.schedule = KeySchedule13.from_secrets(
+            self.suite.prf_hash, **{attr: self._secret(label) for label, attr in SECRETS13})
+        cs.hs_secret = schedule.client_handshake
+        ss.hs_secret = schedule.server_handshake
+        self._set_read13(cs, cs.hs_secret)
+        self._set_read13(ss, ss.hs_secret)
         if cs.hs_secret or ss.hs_secret:
             self.key_source = "keylog"
         elif (self.keylog is not None or self.server_key is not None) \
@@ -249,18 +388,17 @@ class ObserverKeys:
     def _verify13(self, d, body):
         if d.hs_secret is None or self.suite is None:
             return None
-        from ..crypto.tls13 import verify_data13
         digest = self.transcript.digest(TLS13, self.suite.prf_hash)
-        return hmac.compare_digest(verify_data13(d.hs_secret, digest, self.suite.prf_hash),
-                                   bytes(body))
+        return self.schedule.check_finished(d.hs_secret, digest, body)
 
     def _after_finished13(self, d):
         """RFC 8446 section 7.1: after its Finished a side sends with application keys."""
         if self.suite is None:
             return
-        label = ("CLIENT_TRAFFIC_SECRET_0" if d is self.client_side
-                 else "SERVER_TRAFFIC_SECRET_0")
-        secret = self._secret(label)
+        if d is self.client_side:
+            label, secret = "CLIENT_TRAFFIC_SECRET_0", self.schedule.client_application
+        else:
+            label, secret = "SERVER_TRAFFIC_SECRET_0", self.schedule.server_application
         if secret is None and d.hs_secret is not None:
             self._error("%s: the key log has no %s: application data not decrypted"
                         % (d.arrow, label))

@@ -117,18 +117,22 @@ class RecordLayer:
 
     def seal(self, content_type, payload):
         """Records carrying ``payload`` (split at the fragment limit) as bytes."""
-        out = bytearray()
         limit = self.max_fragment
         if self.write13 and self.pad13:
             limit = max(1, min(limit, MAX_PLAINTEXT - self.pad13))
+        if len(payload) <= limit:
+            # Nearly every call: one record, no view, slices or joining (benchmarks/README.md).
+            return self._seal_one(content_type, bytes(payload))
+        out = bytearray()
         view = memoryview(payload)
-        for i in range(0, max(len(view), 1), limit):
-            chunk = bytes(view[i:i + limit])
-            if self.write13 and content_type != _CCS:
-                out += encode_record(_APPDATA, 0x0303,
-                                     self._write.seal(content_type, chunk, self.pad13))
-            else:
-                version = self.version
-                out += encode_record(content_type, version,
-                                     self._write.seal(content_type, version, chunk))
+        for i in range(0, len(view), limit):
+            out += self._seal_one(content_type, bytes(view[i:i + limit]))
         return bytes(out)
+
+    def _seal_one(self, content_type, chunk):
+        if self.write13 and content_type != _CCS:
+            return encode_record(_APPDATA, 0x0303,
+                                 self._write.seal(content_type, chunk, self.pad13))
+        version = self.version
+        return encode_record(content_type, version,
+                             self._write.seal(content_type, version, chunk))

@@ -4,17 +4,22 @@ encrypt-then-MAC (RFC 7366), secure renegotiation signalling (RFC 5746), ALPN (R
 client authentication (section 7.4.4, 7.4.6, 7.4.8).
 
 Which message may come next is in ``states.SERVER``; this module only says what to do with each.
+A ClientHello whose supported_versions selects TLS 1.3 (RFC 8446 section 4.2.1) is handed to
+``server13.Server13Mixin``; a TLS 1.3 server that negotiates TLS 1.2 or lower marks its random
+(RFC 8446 section 4.1.3). Runtime state shared between connections (session cache, ticket keys,
+used 0-RTT tickets) lives in ``server_context.ServerContext``.
 """
+import hmac
 import os
 import time
 
 from ..codec import extensions as X
-from ..codec.messages import (Certificate, CertificateRequest, CertificateVerify, ClientHello,
-                              ClientKeyExchange, Extension, NewSessionTicket, ServerHello,
-                              ServerKeyExchange)
+from ..codec.messages import (Certificate, Certificate13, CertificateRequest, CertificateVerify,
+                              ClientHello, ClientKeyExchange, Extension, NewSessionTicket,
+                              ServerHello, ServerKeyExchange)
 from ..crypto import signatures
 from ..crypto.keyexchange import DHEKey, EphemeralKey, ffdhe_group_of, rsa_decrypt_pre_master
-from ..errors import AlertError, DecodeError
+from ..errors import AlertError, DecodeError, TLSError
 from ..registry import NAMED_GROUPS
 from . import states
 from .base import BaseConnection, _parse_certificate
@@ -27,7 +32,7 @@ __all__ = ["ServerConnection"]
 _SCSV_RENEGOTIATION = 0x00FF
 _SCSV_FALLBACK = 0x5600
 # RFC 5246 section 7.4.4 / RFC 8422 section 5.4: rsa_sign, ecdsa_sign.
-_CLIENT_CERT_TYPES = [2, 1, 0x40]
+_CLIENT_CERT_TYPES = (1, 0x40)
 # RFC 8446 section 4.1.3: the end of ServerHello.random of a TLS 1.3 server that negotiates
 # TLS 1.2 (01) or below (00).
 _DOWNGRADE = b"DOWNGRD"
@@ -99,6 +104,9 @@ class ServerConnection(Server13Mixin, BaseConnection):
         schemes = exts.get(X.EXT_SIGNATURE_ALGORITHMS)
         if schemes is not None and self.version >= 0x0303:
             self._client_schemes = X.parse_signature_algorithms(schemes)
+        for flag in (X.EXT_EXTENDED_MASTER_SECRET, X.EXT_ENCRYPT_THEN_MAC):
+            if exts.get(flag):
+                X.parse_empty(exts[flag])       # RFC 7627 5.1, RFC 7366 2: empty bodies
         reneg = exts.get(X.EXT_RENEGOTIATION_INFO)
         if reneg is not None and reneg != b"\x00":
             raise AlertError("handshake_failure", "non-empty renegotiation_info")
@@ -233,7 +241,10 @@ class ServerConnection(Server13Mixin, BaseConnection):
         return None, False
 
     def _resumable(self, session, ch, version, ems):
-        # RFC 7627 section 5.3: never resume across a change of EMS.
+        # RFC 7627 section 5.3: never resume across a change of EMS; a session made with EMS
+        # offered again without it is an attack or a broken client: abort.
+        if session.extended_master_secret and not ems and session.version == version:
+            raise AlertError("handshake_failure", "resuming an EMS session without EMS")
         return (session.version == version and session.suite.id in ch.cipher_suites
                 and session.suite in self.config.suites
                 and session.extended_master_secret == ems
@@ -264,7 +275,7 @@ class ServerConnection(Server13Mixin, BaseConnection):
         if groups is None:
             return 23          # RFC 4492 section 4: no extension, any curve; P-256 is safe
         for g in self.config.groups:
-            if g in groups:
+            if g in groups and g < 256:      # ffdhe ids are no ECDHE curves
                 return g
         return None
 
@@ -333,6 +344,8 @@ class ServerConnection(Server13Mixin, BaseConnection):
             pre_master = rsa_decrypt_pre_master(self._identity.private_key, cke.data,
                                                 self._hello.version)
         else:
+            if not cke.data:
+                raise DecodeError("empty key exchange value in client_key_exchange")
             pre_master = self._kx_key.exchange(cke.data)
         self._kx_key = None
         self._compute_master(pre_master)
@@ -377,3 +390,75 @@ class ServerConnection(Server13Mixin, BaseConnection):
         ticket = keys.seal(session.to_bytes())
         hint = max(0, min(int(keys.lifetime), 0xFFFFFFFF))
         self._send_handshake(4, NewSessionTicket(hint, ticket).encode())
+
+    # ---------------------------------------------------------------- TLS 1.3 post-handshake auth
+
+    def request_client_certificate(self, required=False):
+        """RFC 8446 section 4.6.2: ask a TLS 1.3 client that offered post_handshake_auth for
+        its certificate now. The answer comes through ``receive_data``; once its Finished
+        verifies, ``client_auth`` and ``peer_certificates`` say who the client is
+        (``required``: an empty answer is certificate_required)."""
+        if not self.tls13 or self.state != states.CONNECTED or self._close_sent:
+            raise TLSError("post-handshake authentication needs an established TLS 1.3 "
+                           "connection")
+        if X.EXT_POST_HANDSHAKE_AUTH not in self._offered13:
+            raise TLSError("the client did not offer post_handshake_auth")
+        if self._pha is not None:
+            raise TLSError("a post-handshake authentication is already running")
+        context = os.urandom(8)
+        raw = self._send_handshake(13, self._certificate_request13(context), hashed=False)
+        self._flush()
+        transcript = self._handshake_transcript.copy()
+        transcript.update(raw)
+        # [context, transcript, next message, required, chain, key]
+        self._pha = [context, transcript, "certificate", required, [], None]
+
+    def _pha_expect(self, name):
+        if self._pha is None or self._pha[2] != name:
+            raise AlertError("unexpected_message", "%s after the handshake, not asked for" % name)
+        return self._pha
+
+    def _pha_certificate(self, body, raw):
+        pha = self._pha_expect("certificate")
+        msg = Certificate13.parse(body)
+        if msg.context != pha[0]:
+            raise AlertError("illegal_parameter", "certificate_request_context not ours")
+        pha[1].update(raw)
+        chain = msg.certificates
+        if not chain:
+            if pha[3]:
+                raise AlertError("certificate_required", "client sent no certificate")
+            pha[2] = "finished"
+            return None
+        cert, key = _parse_certificate(chain[0])
+        if self.config.cafile:
+            from ..crypto.certs import verify_chain
+            verify_chain([cert] + [_parse_certificate(d)[0] for d in chain[1:]],
+                         self.config.ca_roots, purpose="client")
+        pha[2], pha[4], pha[5] = "certificate_verify", list(chain), (cert, key)
+        return None
+
+    def _pha_certificate_verify(self, body, raw):
+        pha = self._pha_expect("certificate_verify")
+        cv = CertificateVerify.parse(body, 0x0304)
+        cert, _ = pha[5]
+        content = signatures.cv13_content(pha[1].hash(self.suite.prf_hash), "client")
+        signatures.verify13(cert, content, cv.signature, cv.scheme,
+                            offered=self._request_schemes13())
+        pha[1].update(raw)
+        pha[2] = "finished"
+        return None
+
+    def _pha_finished(self, body, raw):
+        """Keyed by the current client_application_traffic_secret (RFC 8446 4.4.4)."""
+        pha = self._pha_expect("finished")
+        expected = self.schedule.finished(self._read_secret, pha[1].hash(self.suite.prf_hash))
+        if len(body) != len(expected):
+            raise DecodeError("finished of %d bytes" % len(body))
+        if not hmac.compare_digest(expected, bytes(body)):
+            raise AlertError("decrypt_error", "bad post-handshake Finished from the client")
+        if pha[4]:
+            self.peer_certificates = pha[4]
+            self.client_auth = True
+        self._pha = None
+        return None

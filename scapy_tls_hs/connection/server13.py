@@ -6,11 +6,13 @@ may come next and the ``_on13_*`` handlers here say what to do with it:
 
 - ClientHello: suite (server preference), group (server preference among the client's
   shares; a HelloRetryRequest with a cookie when none fits but a common group exists), PSK
-  (stateless tickets; binder checked; psk_dhe_ke or psk_ke), 0-RTT (first identity, first use
-  of the ticket, same suite and ALPN), then ServerHello, EncryptedExtensions,
-  [CertificateRequest, Certificate, CertificateVerify], Finished in one flight.
+  (stateless tickets or the context's external PSKs; binder checked; psk_dhe_ke or psk_ke),
+  0-RTT (first identity, first use of the ticket, same suite and ALPN), then ServerHello,
+  EncryptedExtensions, [CertificateRequest, Certificate, CertificateVerify], Finished in one
+  flight.
 - EndOfEarlyData, client Certificate / CertificateVerify, Finished; then NewSessionTickets.
-- KeyUpdate is the base class's (both roles answer it the same way).
+- After the handshake: the answer to a post-handshake CertificateRequest (``ServerConnection.
+  request_client_certificate``); KeyUpdate is the base class's (both roles answer it alike).
 
 Rules: every malformed or misplaced field raises the RFC 8446 alert named in section 4 / 9.2;
 nothing here touches sockets.
@@ -28,12 +30,12 @@ from ..codec.messages import (HELLO_RETRY_REQUEST_RANDOM, Certificate13, Certifi
 from ..crypto import signatures
 from ..crypto.key_schedule import KeySchedule13
 from ..crypto.keyexchange import generate_key_share, key_share_supported
-from ..crypto.suites import CipherSuite
 from ..crypto.tickets import TicketState13
 from ..errors import AlertError, DecodeError
 from ..registry import NAMED_GROUPS
 from . import states
 from .base import _parse_certificate
+from .config import DEFAULT_SIG_SCHEMES
 from .session import Session
 
 __all__ = ["Server13Mixin"]
@@ -41,7 +43,6 @@ __all__ = ["Server13Mixin"]
 _PSK_KE, _PSK_DHE_KE = 0, 1
 _SV13 = X.supported_versions_server(0x0304)
 _MAX_TICKET_LIFETIME = 604800           # RFC 8446 section 4.6.1: seven days at most
-_EARLY_AGE_WINDOW_MS = 10000            # 0-RTT only for a ticket age this close to ours
 _SKIP_EARLY_DEFAULT = 16384             # refused 0-RTT skipped up to this much (RFC 8446 4.2.10)
 # RFC 8446 section 4.1.2: what a second ClientHello may change.
 _MAY_CHANGE_IN_CH2 = frozenset((X.EXT_KEY_SHARE, X.EXT_COOKIE, X.EXT_EARLY_DATA,
@@ -69,8 +70,13 @@ def _parse_key_shares(data):
     return out
 
 
-def _suite_by_id(suite_id):
-    return CipherSuite.get(suite_id)
+def _scheme13(ident, offered):
+    """The client's first scheme our identity can make in TLS 1.3 (an RSASSA-PSS
+    certificate key only rsa_pss_pss_*), or None."""
+    try:
+        return signatures.choose_scheme13(ident.private_key, offered, ident.chain[0])
+    except AlertError:
+        return None
 
 
 class Server13Mixin:
@@ -92,6 +98,7 @@ class Server13Mixin:
         self._peer_ccs = False
         self._psk_age_ok = False
         self._middlebox = getattr(self.config, "middlebox_compat", True)
+        self._pha = None
         return self._client_hello13(ch, raw)
 
     def _on13_client_hello(self, body, raw):
@@ -110,6 +117,7 @@ class Server13Mixin:
         if ch.compression_methods != [0]:
             raise AlertError("illegal_parameter", "TLS 1.3 needs exactly null compression")
         exts = self._extensions13(ch)
+        self._offered13 = frozenset(exts)
         suite = self._choose_suite13(ch)
         if second and suite is not self.suite:
             raise AlertError("illegal_parameter", "second ClientHello changed the suite")
@@ -223,7 +231,7 @@ class Server13Mixin:
 
     def _choose_identity13(self):
         for ident in self.config.identities.values():
-            if signatures.can_sign13(ident.private_key, self._client_schemes):
+            if _scheme13(ident, self._client_schemes) is not None:
                 return ident
         raise AlertError("handshake_failure", "no signature scheme fits our certificates")
 
@@ -293,40 +301,17 @@ class Server13Mixin:
         binders_len = len(X.binders_block(binders))
         if len(identities) != len(binders):
             raise AlertError("illegal_parameter", "PSK identities and binders differ in number")
-        keys = self._context.ticket_keys
-        external = self._context.external_psks
         allowed = getattr(self.config, "psk_modes", (_PSK_DHE_KE, _PSK_KE))
         self._psk_modes = [m for m in self._psk_modes if m in allowed]
-        if (keys is None and not external) or not self._psk_modes:
+        if not self._psk_modes:
             return None
-        now = time.time()
-        lifetime = min(keys.lifetime, _MAX_TICKET_LIFETIME) if keys is not None else 0
-        truncated = raw[:len(raw) - binders_len]
-        for index, (identity, obfuscated_age) in enumerate(identities):
-            if identity in external:
-                secret, hash_name = external[identity]
-                if hash_name != self.suite.prf_hash:
-                    continue
-                state = TicketState13(self.suite.id, secret, 0, sni=self.sni)
-                self._check_binder(state, binders[index], truncated, resumption=False)
-                return index, state
-            plain = keys.open(identity) if keys is not None else None
-            if plain is None:
-                continue
-            try:
-                state = TicketState13.from_bytes(plain)
-            except DecodeError:
-                continue
-            suite = _suite_by_id(state.suite_id)
-            if suite is None or suite.prf_hash != self.suite.prf_hash:
-                continue
-            if now - state.created > lifetime or (state.sni or None) != (self.sni or None):
-                continue
-            self._check_binder(state, binders[index], truncated)
-            age_ms = (obfuscated_age - state.age_add) & 0xFFFFFFFF
-            self._psk_age_ok = abs(age_ms - (now - state.created) * 1000) <= _EARLY_AGE_WINDOW_MS
-            return index, state
-        return None
+        found = self._context.find_psk(identities, self.suite, self.sni)
+        if found is None:
+            return None
+        index, state, external, self._psk_age_ok = found
+        self._check_binder(state, binders[index], raw[:len(raw) - binders_len],
+                           resumption=not external)
+        return index, state
 
     def _check_binder(self, state, binder, truncated, resumption=True):
         transcript = self._transcript_before.copy()
@@ -413,24 +398,33 @@ class Server13Mixin:
         self._send_handshake(8, EncryptedExtensions(out).encode())
 
     def _request_schemes13(self):
-        return [s for s in self.config.sig_schemes if s in signatures.SCHEMES13]
+        """What a client may sign with: the configured schemes TLS 1.3 allows, or by
+        default all of them (EdDSA and RSASSA-PSS keys included)."""
+        schemes = tuple(self.config.sig_schemes)
+        if schemes == DEFAULT_SIG_SCHEMES:
+            return list(signatures.DEFAULT_SCHEMES13)
+        return [s for s in schemes if s in signatures.SCHEMES13]
 
-    def _send_certificate_request13(self):
-        """RFC 8446 section 4.3.2: empty context, signature_algorithms and the CA names."""
+    def _certificate_request13(self, context=b""):
+        """RFC 8446 section 4.3.2: the context (empty in the handshake), signature_algorithms
+        and the CA names."""
         exts = [Extension(X.EXT_SIGNATURE_ALGORITHMS,
                           X.signature_algorithms(self._request_schemes13()))]
         names = self._context.ca_names
         if names:
             exts.append(Extension(X.EXT_CERTIFICATE_AUTHORITIES,
                                   X.certificate_authorities(names)))
-        self._send_handshake(13, CertificateRequest13(b"", exts).encode())
+        return CertificateRequest13(context, exts).encode()
+
+    def _send_certificate_request13(self):
+        self._send_handshake(13, self._certificate_request13())
 
     def _send_certificate13(self):
         ident = self._identity
         self._send_handshake(11, Certificate13(b"", [(d, b"") for d in ident.chain_der]).encode())
-        scheme = signatures.choose_scheme13(ident.private_key, self._client_schemes)
+        scheme = _scheme13(ident, self._client_schemes)
         content = signatures.cv13_content(self.transcript.hash(self.suite.prf_hash), "server")
-        sig = signatures.sign13(ident.private_key, content, scheme)
+        sig = signatures.sign13(ident.private_key, content, scheme, ident.chain[0])
         self._send_handshake(15, CertificateVerify(scheme, sig).encode())
 
     # ------------------------------------------------------------ the client's flight
@@ -447,7 +441,10 @@ class Server13Mixin:
 
     def _handle_ccs(self, fragment):
         """Middlebox compatibility allows the client one CCS (RFC 8446 appendix D.4); a
-        second is unexpected_message, as OpenSSL and tlsfuzzer have it."""
+        second is unexpected_message, as OpenSSL and tlsfuzzer have it (and so is a CCS
+        record that is not one byte long, in any version)."""
+        if len(fragment) != 1:
+            raise AlertError("unexpected_message", "ChangeCipherSpec of %d bytes" % len(fragment))
         if self.tls13 and fragment == b"\x01" and self.state != states.CONNECTED:
             if self._peer_ccs:
                 raise AlertError("unexpected_message", "second ChangeCipherSpec")
@@ -475,7 +472,7 @@ class Server13Mixin:
 
     def _on13_certificate(self, body, raw):
         if self.state == states.CONNECTED:
-            raise AlertError("unexpected_message", "certificate we did not ask for")
+            return self._pha_certificate(body, raw)
         self._records.stop_skipping()
         msg = Certificate13.parse(body)
         if msg.context:
@@ -492,22 +489,25 @@ class Server13Mixin:
                          self.config.ca_roots, purpose="client")
         self.peer_certificates = list(chain)
         self._client_key = key
+        self._client_cert = cert
         self.client_auth = True
         return states.EXPECT_CERTIFICATE_VERIFY
 
     def _on13_certificate_verify(self, body, raw):
         if self.state == states.CONNECTED:
-            raise AlertError("unexpected_message", "certificate_verify after the handshake")
+            return self._pha_certificate_verify(body, raw)
         cv = CertificateVerify.parse(body, 0x0304)
         content = signatures.cv13_content(self.transcript.hash(self.suite.prf_hash), "client")
-        signatures.verify13(self._client_key, content, cv.signature, cv.scheme,
+        # Given the certificate, verify13 also refuses rsa_pss_pss_* for an rsaEncryption
+        # key and rsa_pss_rsae_* for an RSASSA-PSS one (illegal_parameter).
+        signatures.verify13(self._client_cert, content, cv.signature, cv.scheme,
                             offered=self._request_schemes13())
         self.transcript.update(raw)
         return None
 
     def _on13_finished(self, body, raw):
         if self.state == states.CONNECTED:
-            raise AlertError("unexpected_message", "finished after the handshake")
+            return self._pha_finished(body, raw)
         self._records.stop_skipping()
         hash_name = self.suite.prf_hash
         expected = self.schedule.finished(self.schedule.client_handshake,
@@ -517,6 +517,7 @@ class Server13Mixin:
         if not hmac.compare_digest(expected, bytes(body)):
             raise AlertError("decrypt_error", "bad Finished verify_data from the client")
         self.transcript.update(raw)
+        self._handshake_transcript = self.transcript.copy()     # for post-handshake auth
         self._set_read_secret13(self.schedule.client_application)
         self.schedule.resumption(self.transcript.hash(hash_name))
         self.master_secret = self.schedule.master_secret

@@ -12,11 +12,18 @@ import hashlib
 import hmac
 import os
 import threading
+import time
 from collections import OrderedDict
+
+from ..crypto.suites import CipherSuite
+from ..crypto.tickets import TicketState13
+from ..errors import DecodeError
 
 __all__ = ["ServerContext", "UsedTickets"]
 
 _OF_CONFIG = threading.Lock()
+_MAX_TICKET_LIFETIME = 604800           # RFC 8446 section 4.6.1: seven days at most
+_EARLY_AGE_WINDOW_MS = 10000            # 0-RTT only for a ticket age this close to ours
 
 
 class UsedTickets:
@@ -112,3 +119,40 @@ class ServerContext:
         payload, tag = cookie[:-32], cookie[-32:]
         good = hmac.new(self._cookie_key, payload, hashlib.sha256).digest()
         return payload if hmac.compare_digest(good, tag) else None
+
+    # ---------------------------------------------------------------- TLS 1.3 PSKs
+
+    def find_psk(self, identities, suite, sni, now=None):
+        """RFC 8446 section 4.2.11: the first offered identity this server can use with
+        ``suite`` (same hash) and ``sni``, as ``(index, TicketState13, external,
+        age_ok)``, or None. An unknown, expired or foreign ticket is skipped, never an
+        error. ``age_ok``: the client's ticket age (de-obfuscated with ``age_add``) agrees
+        with ours, which 0-RTT needs (section 8.3)."""
+        keys = self.ticket_keys
+        if keys is None and not self.external_psks:
+            return None
+        now = time.time() if now is None else now
+        lifetime = min(keys.lifetime, _MAX_TICKET_LIFETIME) if keys is not None else 0
+        for index, (identity, obfuscated_age) in enumerate(identities):
+            external = self.external_psks.get(identity)
+            if external is not None:
+                secret, hash_name = external
+                if hash_name == suite.prf_hash:
+                    return index, TicketState13(suite.id, secret, 0, sni=sni), True, False
+                continue
+            plain = keys.open(identity) if keys is not None else None
+            if plain is None:
+                continue
+            try:
+                state = TicketState13.from_bytes(plain)
+            except DecodeError:
+                continue
+            issued_with = CipherSuite.get(state.suite_id)
+            if issued_with is None or issued_with.prf_hash != suite.prf_hash:
+                continue
+            if now - state.created > lifetime or (state.sni or None) != (sni or None):
+                continue
+            age_ms = (obfuscated_age - state.age_add) & 0xFFFFFFFF
+            age_ok = abs(age_ms - (now - state.created) * 1000) <= _EARLY_AGE_WINDOW_MS
+            return index, state, False, age_ok
+        return None

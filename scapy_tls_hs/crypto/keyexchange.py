@@ -250,11 +250,11 @@ class FFDHEShare(DHEKey):
 
 
 def key_share_supported(group):
-    return EphemeralKey.supported(group) or group in (256, 257, 258)
+    return EphemeralKey.supported(group) or group in FFDHE_GROUPS
 
 
 def generate_key_share(group):
     """A fresh private key for a TLS 1.3 key share of ``group`` (ECDHE or FFDHE)."""
-    if group in (256, 257, 258):
+    if group in FFDHE_GROUPS:
         return FFDHEShare(group)
     return EphemeralKey.generate(group)

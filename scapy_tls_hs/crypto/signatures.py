@@ -196,38 +196,55 @@ def cv13_content(transcript_hash, sender):
     return _CV_PREFIX[sender] + bytes(transcript_hash)
 
 
-def _fits13(key, scheme):
+_RSASSA_PSS_OID = "1.2.840.113549.1.1.10"
+
+
+def is_rsassa_pss(certificate):
+    """Does the certificate hold an RSASSA-PSS key (id-RSASSA-PSS, not rsaEncryption)?
+    Such a key signs only with rsa_pss_pss_* (RFC 8446 section 4.2.3)."""
+    if certificate is None:
+        return False
+    try:
+        return certificate.public_key_algorithm_oid.dotted_string == _RSASSA_PSS_OID
+    except Exception:          # an old cryptography, or an unusual key
+        return False
+
+
+def _fits13(key, scheme, pss_key=False):
     kind, pad, _ = SCHEMES13[scheme]
     if kind != key_kind(key):
         return False
     if pad == "ecdsa":
         return key.curve.name == _CURVE_OF[scheme]
     if pad == "pss":
-        if scheme >= 0x0809:        # rsa_pss_pss_*: needs an RSASSA-PSS key, which we never load
+        if (scheme >= 0x0809) != pss_key:   # rsa_pss_pss_* for RSASSA-PSS keys only
             return False
-        return _fits(key, scheme)
+        # emLen >= hLen + sLen + 2 (RFC 8017 section 9.1.1)
+        return (key.key_size - 1 + 7) // 8 >= 2 * SCHEMES13[scheme][2].digest_size + 2
     return True
 
 
-def choose_scheme13(private_key, offered):
-    """The first of the peer's ``offered`` schemes this key can make in TLS 1.3;
-    ``AlertError("handshake_failure")`` when none fits."""
+def choose_scheme13(private_key, offered, certificate=None):
+    """The first of the peer's ``offered`` schemes this key (of ``certificate``) can make
+    in TLS 1.3; ``AlertError("handshake_failure")`` when none fits."""
+    pss_key = is_rsassa_pss(certificate)
     for scheme in offered or ():
-        if scheme in SCHEMES13 and _fits13(private_key, scheme):
+        if scheme in SCHEMES13 and _fits13(private_key, scheme, pss_key):
             return scheme
     raise AlertError("handshake_failure", "no common TLS 1.3 signature scheme")
 
 
-def can_sign13(private_key, offered):
+def can_sign13(private_key, offered, certificate=None):
     try:
-        choose_scheme13(private_key, offered)
+        choose_scheme13(private_key, offered, certificate)
         return True
     except AlertError:
         return False
 
 
-def sign13(private_key, content, scheme):
-    if scheme not in SCHEMES13 or not _fits13(private_key, scheme):
+def sign13(private_key, content, scheme, certificate=None):
+    if scheme not in SCHEMES13 or not _fits13(private_key, scheme,
+                                              is_rsassa_pss(certificate)):
         raise AlertError("internal_error", "scheme 0x%04x does not fit the key" % scheme)
     _, pad, hash_cls = SCHEMES13[scheme]
     if pad == "pss":
@@ -238,16 +255,20 @@ def sign13(private_key, content, scheme):
 
 
 def verify13(public_key, content, signature, scheme, offered=None):
-    """RFC 8446 section 4.4.3: a scheme not allowed in TLS 1.3 or not offered is
-    illegal_parameter; a scheme that does not fit the key or a bad signature decrypt_error."""
+    """RFC 8446 section 4.4.3: a scheme not allowed in TLS 1.3, not offered, or not made for
+    the key (given as its certificate, an RSASSA-PSS key needs rsa_pss_pss_*) is
+    illegal_parameter; a bad signature decrypt_error."""
+    pss_key = False
     if hasattr(public_key, "public_key") and hasattr(public_key, "subject"):
+        pss_key = is_rsassa_pss(public_key)
         public_key = public_key.public_key()
     if scheme not in SCHEMES13 or (offered is not None and scheme not in offered):
         raise AlertError("illegal_parameter",
                          "signature scheme 0x%04x not allowed here" % (scheme & 0xFFFF))
     kind, pad, hash_cls = SCHEMES13[scheme]
     if kind != key_kind(public_key) or (pad == "ecdsa" and
-                                        public_key.curve.name != _CURVE_OF[scheme]):
+                                        public_key.curve.name != _CURVE_OF[scheme]) or \
+            (pad == "pss" and (scheme >= 0x0809) != pss_key):
         raise AlertError("illegal_parameter",
                          "signature scheme 0x%04x does not fit the certificate key" % scheme)
     try:

@@ -92,9 +92,9 @@ class CipherSuite:
         return list(_TLS13)
 
     @classmethod
-    def default13(cls):
-        """The TLS 1.3 suites offered or accepted when none are configured."""
-        return [_BY_ID[i] for i in _DEFAULT13]
+    def default13(cls, server=False):
+        """The TLS 1.3 suites offered (or, ``server``, accepted) when none are configured."""
+        return [_BY_ID[i] for i in (_SERVER_DEFAULT13 if server else _DEFAULT13)]
 
 
 def _suite(suite_id, openssl_name, kx, auth, cipher, mac):
@@ -161,8 +161,10 @@ _TLS13 = [
     _suite(0x1304, "TLS_AES_128_CCM_SHA256", "TLS13", None, "AES_128_CCM", "SHA256"),
     _suite(0x1305, "TLS_AES_128_CCM_8_SHA256", "TLS13", None, "AES_128_CCM_8", "SHA256"),
 ]
-# Offered by default (CCM is there for peers configured for it, as OpenSSL's default).
+# Offered by a client by default (OpenSSL's choice); a server also accepts AES-CCM by
+# default, as GnuTLS does. CCM_8 (an 8-byte tag) only when named.
 _DEFAULT13 = (0x1301, 0x1302, 0x1303)
+_SERVER_DEFAULT13 = (0x1301, 0x1302, 0x1303, 0x1304)
 
 _ALL = tuple(_RUNNABLE)
 _BY_ID = {s.id: s for s in _RUNNABLE + _TLS13}

@@ -135,7 +135,9 @@ def test_early_data_accepted_by_s_server(pki, tmp_path):
     with s_server13(pki.rsa_cert, pki.rsa_key, "-early_data", www=False) as srv:
         first = run(srv.port, data=None)
         assert first.ok and first.ticket, first.errors
-        second = run(srv.port, data=None, session=first.session,
+        # s_server prints 0-RTT data and never answers: the client waits ``timeout`` for an
+        # answer to it, then closes.
+        second = run(srv.port, data=None, session=first.session, timeout=1.5,
                      early_data=b"early bird\n", keylog=str(keylog))
         output = srv.output()
     labels = {line.split()[0] for line in keylog.read_text().splitlines()}
@@ -156,6 +158,25 @@ def test_early_data_on_a_ticket_without_it_is_not_sent(www):
     second = run(www.port, session=first.session, early_data=b"x")
     assert second.ok and second.resumed, second.errors
     assert second.early_data is None and "C:end_of_early_data" not in second.messages
+
+
+@pytest.mark.parametrize("which", ["rsa", "ecdsa"])
+def test_client_certificate(pki, which):
+    """s_server -Verify asks for a certificate (CertificateRequest in the encrypted flight):
+    ours goes with its CertificateVerify, and the server's page names it."""
+    cert, key = {"rsa": (pki.client_rsa_cert, pki.client_rsa_key),
+                 "ecdsa": (pki.client_ecdsa_cert, pki.client_ecdsa_key)}[which]
+    with s_server13(pki.rsa_cert, pki.rsa_key, "-Verify", "1", "-CAfile", pki.ca_cert) as srv:
+        result = run(srv.port, cert=cert, key=key, cafile=pki.ca_cert, sni="server.test")
+        missing = run(srv.port)
+    assert result.ok and result.client_auth, result.errors
+    assert ["S:certificate_request", "C:certificate", "C:certificate_verify"] == [
+        m for m in result.messages if m in ("S:certificate_request", "C:certificate",
+                                            "C:certificate_verify")]
+    assert "Client certificate" in result.received
+    # Without a certificate: an empty Certificate, and s_server's certificate_required.
+    assert not missing.ok and "C:certificate_verify" not in missing.messages
+    assert missing.errors == ["received alert certificate_required: from the server"]
 
 
 def test_keylog_has_the_tls13_secrets_of_the_server(www, tmp_path):
@@ -271,14 +292,21 @@ def test_own_server_key_update(own):
     same_view(result, report)
 
 
-def test_own_server_hello_retry(pki):
+def test_own_server_hello_retry_and_rejected_early_data(pki):
+    """A HelloRetryRequest, then a resumption whose 0-RTT data meets a HelloRetryRequest
+    again: the early data is rejected (RFC 8446 section 4.2.10), the handshake goes on."""
     with TLSListener("127.0.0.1", 0, cert=pki.ecdsa_cert, key=pki.ecdsa_key,
-                     groups=["secp521r1"], timeout=5) as listener:
+                     groups=["secp521r1"], early_data=1024, timeout=5) as listener:
         result, report = served(listener, groups=["x25519", "secp521r1"])
+        again, report2 = served(listener, groups=["x25519", "secp521r1"],
+                                session=result.session, early_data=b"lost\n")
     assert result.ok, result.errors
     assert result.hello_retry and report["hello_retry"]
     assert result.group == report["group"] == "secp521r1"
     assert "S:hello_retry_request" in report["messages"]
+    assert again.ok and again.resumed and again.hello_retry, again.errors
+    assert again.early_data == report2["early_data"] == "rejected"
+    assert report2["received"] == HTTP_GET.decode()     # the data after the handshake only
 
 
 def test_tls13_byte_stream_cut_into_tiny_segments(own):
@@ -291,3 +319,23 @@ def test_tls13_byte_stream_cut_into_tiny_segments(own):
     assert first.received.startswith("HTTP/1.1 200 OK")
     assert second.ok and second.resumed and second.early_data == "accepted", second.errors
     assert second.received.startswith("HTTP/1.1 200 OK")
+
+
+# -- against Python's ssl server -------------------------------------------------------------
+
+def test_python_ssl_server_tls13_and_resumption(pki):
+    """The server's own JSON view: TLSv1.3, the suite, the ALPN, and session_reused on the
+    second connection (its stateless ticket taken as a PSK)."""
+    import json
+    from tests.peers.servers import python_server
+    with python_server([(pki.ecdsa_cert, pki.ecdsa_key)], max_version="TLSv1_3",
+                       alpn=["http/1.1"]) as srv:
+        first = run(srv.port, data=b"one\n", alpn=["http/1.1"])
+        second = run(srv.port, data=b"two\n", alpn=["http/1.1"], session=first.session)
+    assert first.ok and second.ok, (first.errors, second.errors)
+    views = [json.loads(r.received) for r in (first, second)]
+    assert [v["version"] for v in views] == ["TLSv1.3", "TLSv1.3"]
+    assert views[0]["cipher"] == first.cipher_suite and views[0]["alpn"] == "http/1.1"
+    assert [v["received"] for v in views] == ["one\n", "two\n"]
+    assert not views[0]["session_reused"] and views[1]["session_reused"]
+    assert second.resumed and not first.resumed

@@ -152,3 +152,15 @@ def test_packets_hold_the_tls13_messages():
     assert "TLSEndOfEarlyData" in decrypted_messages(accepted)
     hrr = dissect(TLS13_DIR, "tls13_hrr_openssl")[0].packets[1]
     assert "HelloRetryRequest" in hrr.summary()
+
+
+def test_reports_pickle_with_their_summary():
+    """Reports cross process boundaries (dissect --jobs): the summary's parsed hellos too."""
+    import pickle
+    report, = dissect(TLS13_DIR, "tls13_hrr_openssl")
+    again = pickle.loads(pickle.dumps(report))
+    assert again.to_dict() == report.to_dict()
+    assert again.summary == report.summary
+    assert again.summary.client_hello == report.summary.client_hello
+    assert again.summary.client_hello.extensions[0].type == \
+        report.summary.client_hello.extensions[0].type

@@ -309,3 +309,22 @@ def test_mutated_tls13_server_flight_gets_an_alert(server13, edits, cut):
     except AlertError as exc:
         assert exc.received or exc.description != "internal_error", exc
         assert client.state == states.CLOSED
+
+
+def test_tls13_hello_crafted_with_the_layers_is_completed(server13):
+    """A shell user's TLS 1.3 ClientHello: key_share entries left empty are filled with
+    fresh keys by the client, everything else is sent as crafted."""
+    from scapy_tls_hs.layers import (TLSClientHello, TLSExtKeyShare, TLSExtSignatureAlgorithms,
+                                     TLSExtSupportedGroups, TLSExtSupportedVersions,
+                                     TLSKeyShareEntry)
+    hello = TLSClientHello(ciphers=[0x1302], ext=[
+        TLSExtSupportedVersions(versions=[0x0304]),
+        TLSExtSupportedGroups(groups=[24]),
+        TLSExtSignatureAlgorithms(sig_algs=[0x0804]),
+        TLSExtKeyShare(client_shares=[TLSKeyShareEntry(group=24)])])
+    client, server, link = handshake(ClientConfig(client_hello=hello), server13)
+    assert_ok(link)
+    assert client.version_name == "TLS 1.3" and client.group == "secp384r1"
+    assert client.cipher_suite == "TLS_AES_256_GCM_SHA384"
+    sent = link.client.events[0].body
+    assert sent[2:34] == hello.random           # the crafted hello, filled, not rebuilt

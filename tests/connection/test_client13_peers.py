@@ -263,3 +263,63 @@ def test_post_handshake_authentication_with_tlslite(pki):
     i = conn.messages.index("S:certificate_request")
     assert conn.messages[i:i + 4] == ["S:certificate_request", "C:certificate",
                                       "C:certificate_verify", "C:finished"]
+
+
+@needs_openssl
+def test_rsassa_pss_certificate_needs_rsa_pss_pss(tmp_path):
+    """A server whose key is RSASSA-PSS (not rsaEncryption) signs with rsa_pss_pss_*; our
+    client checks the scheme against the key and the signature."""
+    key, cert = tmp_path / "pss.key", tmp_path / "pss.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa-pss", "-pkeyopt",
+                    "rsa_keygen_bits:2048", "-nodes", "-keyout", key, "-out", cert, "-days",
+                    "2", "-subj", "/CN=localhost"], check=True, capture_output=True, timeout=60)
+    with openssl_server(str(cert), str(key), version="1.3") as peer:
+        conn, err = core_client(peer.port, data=GET)
+    assert err is None and page_line(conn, "New, TLSv1.3")
+    cv = [e for e in conn.events if getattr(e, "msg_type", None) == 15][0]
+    assert cv.body[:2] in (b"\x08\x09", b"\x08\x0a", b"\x08\x0b")
+
+
+def _issued(pki, tmp_path, name, *newkey):
+    """A server key of the given kind and its certificate for server.test, by the test CA."""
+    key, csr, cert = (tmp_path / (name + ext) for ext in (".key", ".csr", ".pem"))
+    ext = tmp_path / "san.cnf"
+    ext.write_text("subjectAltName=DNS:server.test\n")
+    subprocess.run(["openssl", "req", "-new", "-newkey"] + list(newkey) +
+                   ["-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=server.test"],
+                   check=True, capture_output=True, timeout=60)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", pki.ca_cert, "-CAkey",
+                    pki.ca_key, "-CAcreateserial", "-days", "2", "-out", cert, "-extfile", ext],
+                   check=True, capture_output=True, timeout=60)
+    return str(cert), str(key)
+
+
+@needs_openssl
+@pytest.mark.parametrize("name,newkey,scheme", [
+    ("ed25519", ["ed25519"], b"\x08\x07"),
+    ("p384", ["ec", "-pkeyopt", "ec_paramgen_curve:P-384"], b"\x05\x03"),
+    ("p521", ["ec", "-pkeyopt", "ec_paramgen_curve:P-521"], b"\x06\x03"),
+])
+def test_server_signature_algorithms_with_cafile(pki, tmp_path, name, newkey, scheme):
+    """Ed25519 and ECDSA P-384 / P-521 server certificates: the CertificateVerify scheme
+    is the one bound to the key, and the chain verifies against --cafile."""
+    cert, key = _issued(pki, tmp_path, name, *newkey)
+    with openssl_server(cert, key, version="1.3") as peer:
+        conn, err = core_client(peer.port, data=GET, cafile=pki.ca_cert, sni="server.test")
+    assert err is None and page_line(conn, "New, TLSv1.3")
+    cv = [e for e in conn.events if getattr(e, "msg_type", None) == 15][0]
+    assert cv.body[:2] == scheme
+
+
+@needs_openssl
+def test_empty_certificate_when_no_key_fits_the_request(pki):
+    """The server asks for RSA-PSS signatures only; our ECDSA client key cannot make one,
+    so the client answers with an empty Certificate (and no CertificateVerify)."""
+    with openssl_server(pki.rsa_cert, pki.rsa_key, version="1.3", verify=1,
+                        cafile=pki.ca_cert,
+                        extra=["-client_sigalgs", "rsa_pss_rsae_sha256"]) as peer:
+        conn, err = core_client(peer.port, data=GET, cert_chain=pki.client_ecdsa_cert,
+                                private_key=pki.client_ecdsa_key)
+    assert err is None and not conn.client_auth
+    assert "C:certificate" in conn.messages and "C:certificate_verify" not in conn.messages
+    assert b"no client certificate available" in received(conn)

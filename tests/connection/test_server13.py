@@ -333,3 +333,29 @@ def test_tlslite_client_with_an_external_psk(pki, free_port, rsa_cfg, mode):
     server = st.conns[0]
     assert server.resumed and "S:certificate" not in server.messages
     assert server.group == (None if mode == "psk_ke" else "x25519")
+
+
+@pytest.fixture(scope="module")
+def pss_identity(tmp_path_factory):
+    """An RSASSA-PSS certificate (its key may only make rsa_pss_pss_* signatures), made by
+    openssl: cryptography cannot write such a key."""
+    d = tmp_path_factory.mktemp("pss")
+    key, cert = str(d / "pss.key"), str(d / "pss.pem")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA-PSS", "-pkeyopt",
+                    "rsa_keygen_bits:2048", "-out", key], check=True, capture_output=True)
+    subprocess.run(["openssl", "req", "-x509", "-new", "-key", key, "-out", cert, "-days", "30",
+                    "-subj", "/CN=localhost"], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.mark.parametrize("sigalgs,ok", [("rsa_pss_pss_sha256", True),
+                                        ("rsa_pss_rsae_sha256", False)])
+def test_openssl_with_an_rsassa_pss_certificate(pki, free_port, pss_identity, sigalgs, ok):
+    cfg = ServerConfig(*pss_identity)
+    port = free_port()
+    with serve(cfg, port) as st:
+        out = s_client(port, pki, "-sigalgs", sigalgs)
+    if ok:
+        assert "echo:hello" in out and "Peer signature type: RSA-PSS" in out
+    else:
+        assert st.errors[0].description == "handshake_failure"

@@ -11,6 +11,7 @@ from scapy_tls_hs.connection import ClientConfig, ClientConnection, ServerConfig
     ServerConnection
 from scapy_tls_hs.connection.server_context import ServerContext, UsedTickets
 from scapy_tls_hs.crypto.tickets import TicketKeys
+from scapy_tls_hs.errors import AlertError, TLSError
 from tests.connection.pump import connect
 
 OK = {"client": None, "server": None}
@@ -254,3 +255,115 @@ def test_cookies_are_bound_to_their_context():
     assert a.open_cookie(cookie) == b"state"
     assert b.open_cookie(cookie) is None
     assert a.open_cookie(cookie[:-1] + bytes((cookie[-1] ^ 1,))) is None
+
+
+# ---------------------------------------------------------------- post-handshake auth
+
+def pha_pair(pki, **client_kw):
+    cfg = ServerConfig(pki.rsa_cert, pki.rsa_key, cafile=pki.ca_cert)
+    client, server, link = run(ccfg(pki, **client_kw), cfg)
+    assert link.errors == OK and not server.client_auth
+    return client, server, link
+
+
+def test_post_handshake_authentication(pki):
+    client, server, link = pha_pair(pki, cert_chain=pki.client_ecdsa_cert,
+                                    private_key=pki.client_ecdsa_key)
+    server.request_client_certificate()
+    link.pump()
+    assert link.errors == OK
+    assert server.client_auth and server.peer_certificates
+    assert server.messages[-4:] == ["S:certificate_request", "C:certificate",
+                                    "C:certificate_verify", "C:finished"]
+    client.send_application_data(b"still fine")          # the keys did not change
+    link.pump()
+    assert link.received["server"] == b"still fine"
+
+
+def test_post_handshake_authentication_after_a_key_update(pki):
+    client, server, link = pha_pair(pki, cert_chain=pki.client_rsa_cert,
+                                    private_key=pki.client_rsa_key)
+    client.send_key_update(request=False)
+    link.pump()
+    server.request_client_certificate()
+    link.pump()
+    assert link.errors == OK and server.client_auth
+
+
+def test_post_handshake_authentication_needs_the_offer(pki):
+    _, server, _ = pha_pair(pki)                          # no client certificate: no offer
+    with pytest.raises(TLSError):
+        server.request_client_certificate()
+
+
+def test_unrequested_post_handshake_certificate_is_unexpected(pki):
+    client, server, link = pha_pair(pki, cert_chain=pki.client_rsa_cert,
+                                    private_key=pki.client_rsa_key)
+    client._send_handshake(11, b"\x00\x00\x00\x00")
+    client._flush()
+    link.pump()
+    assert link.errors["server"].description == "unexpected_message"
+
+
+def test_bad_post_handshake_finished(pki):
+    client, server, link = pha_pair(pki, cert_chain=pki.client_rsa_cert,
+                                    private_key=pki.client_rsa_key)
+    client.tamper = lambda t, body: bytes(len(body)) if t == 20 else None
+    server.request_client_certificate()
+    link.pump()
+    assert link.errors["server"].description == "decrypt_error"
+    assert not server.client_auth
+
+
+def test_client_rsa_pss_pss_scheme_with_an_rsae_certificate_is_illegal(pki):
+    cfg = ServerConfig(pki.rsa_cert, pki.rsa_key, client_auth="required", cafile=pki.ca_cert)
+    client = ClientConnection(ccfg(pki, cert_chain=pki.client_rsa_cert,
+                                   private_key=pki.client_rsa_key))
+    client.tamper = lambda t, body: b"\x08\x09" + body[2:] if t == 15 else None
+    link = connect(client, ServerConnection(cfg))
+    assert link.errors["server"].description == "illegal_parameter"
+
+
+def test_end_of_early_data_with_a_body(pki, scfg):
+    client, _, _ = run(ccfg(pki), scfg)
+    client2 = ClientConnection(ccfg(pki, session=client.session, early_data=b"e"))
+    client2.tamper = lambda t, body: b"\x00" if t == 5 else None
+    link = connect(client2, ServerConnection(scfg))
+    assert link.errors["server"].description == "decode_error"
+
+
+def test_application_data_before_the_client_finished(pki, scfg):
+    """0.5-RTT the other way: the client may not send data before its Finished."""
+    client = ClientConnection(ccfg(pki))
+    server = ServerConnection(scfg)
+    client.start()
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())
+    flight = client.data_to_send()                   # CCS, Finished (protected)
+    assert not server.handshake_complete
+    # a protected application_data record under the client handshake keys, before Finished
+    server._records.set_write13(server.suite, server.schedule.client_handshake)
+    forged = server._records.seal(23, b"too early")
+    with pytest.raises(AlertError) as info:
+        server.receive_data(forged + flight)
+    assert info.value.description == "unexpected_message"
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def auth_cfg(pki):
+    return ServerConfig(pki.rsa_cert, pki.rsa_key, client_auth="required", cafile=pki.ca_cert)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(msg_type=st.sampled_from([11, 15, 20]), body=st.binary(max_size=80))
+def test_random_client_flight_bodies_get_an_alert_not_a_crash(pki, auth_cfg, msg_type, body):
+    client = ClientConnection(ccfg(pki, cert_chain=pki.client_ecdsa_cert,
+                                   private_key=pki.client_ecdsa_key))
+    client.tamper = lambda t, b: body if t == msg_type else None
+    link = connect(client, ServerConnection(auth_cfg))
+    error = link.errors["server"]
+    assert error is not None and error.description != "internal_error", error
