@@ -2,14 +2,16 @@
 """Before and after: the TLS 1.2 benchmarks of two checkouts, interleaved on one machine.
 
 Runs ``bench_dissect.py`` (ours only, ``--repeat``), ``bench_client.py`` (ours, core, Python
-``ssl``) and ``bench_server.py`` (ours, Python ``ssl``; ``--only resumed``: its ``--resume``) of THIS checkout with ``--tree BASE``
-and ``--tree NEW`` in turn, ``--pairs`` times, alternating which tree goes first, so load
-from other jobs hits both alike. Prints, per benchmark, the median of each tree, NEW / BASE,
-and the load-independent views: CPU time per unit of work, and our rate divided by Python
-``ssl``'s from the same run. Every run's JSON is kept in ``--out``.
+``ssl``) and ``bench_server.py`` (ours, Python ``ssl``; ``--only resumed``: with
+``--resume``) of THIS checkout with ``--tree BASE`` and ``--tree NEW`` in turn, ``--pairs``
+times, alternating which tree goes first, so load from other jobs hits both alike. Prints,
+per metric, each tree's median and NEW / BASE taken pair by pair (median and range), for
+the rates and for what load moves less: CPU time per unit of work, and our rate divided by
+Python ``ssl``'s from the same run. Every run's JSON is kept in ``--out``.
 
-    git worktree add /tmp/baseline HEAD
-    python benchmarks/compare_trees.py --base /tmp/baseline [--pairs 3] [--only client]
+    git worktree add /tmp/baseline COMMIT
+    python benchmarks/compare_trees.py --base /tmp/baseline [--pairs 5] [--only client]
+    python benchmarks/compare_trees.py --summary benchmarks/out/compare/summary.json
     git worktree remove --force /tmp/baseline
 """
 import argparse

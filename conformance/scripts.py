@@ -118,6 +118,9 @@ TLS13 = [
                 "s_server refuses -early_data with -www"),
     Script("test-tls13-serverhello-random", ("--repeat", "4")),
     Script("test-tls13-connection-abort", ("--repeat", "2", "-t", "3")),
+    # General scripts with TLS 1.3 probes, run in their TLS 1.3-server mode.
+    Script("test-downgrade-protection", ("--server-max-protocol", "TLSv1.3", "-d")),
+    Script("test-fallback-scsv", ("--tls-1.3", "-d")),
 ]
 
 # Quick TLS 1.2 scripts, to check the harness against a TLS 1.2 server.
@@ -141,6 +144,13 @@ TLS12 = [
     Script("test-aes-gcm-nonces"),
 ]
 
+# Not in a default set (features outside issue 11), runnable with --scripts.
+EXTRA = [
+    Script("test-record-size-limit", ("--reply-AD-size", "18"), echo=True,
+           note="echo servers: the reply is the 18-byte default request", retry=_COOKIE + (
+        ("Server sent unexpected extension(s): supported_groups", ("--supported-groups",)),)),
+]
+
 SETS = {"tls13": TLS13, "tls12": TLS12}
 
 
@@ -148,7 +158,7 @@ def by_name(name: str) -> Script:
     """A script of either set by name or key (`name[variant]`, `.py` optional); unknown
     names get defaults."""
     name = name.removesuffix(".py")
-    for script in TLS13 + TLS12:
+    for script in TLS13 + TLS12 + EXTRA:
         if name in (script.key, script.name):
             return script
     return Script(name)

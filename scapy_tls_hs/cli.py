@@ -196,6 +196,25 @@ def _server_log_line(report):
     return line
 
 
+def _external_psk(text):
+    """``IDENTITY:HEX[:sha256|sha384]`` -> ``(identity, secret, hash)`` for ``--psk``."""
+    parts = text.rsplit(":", 2)
+    hash_name = "sha256"
+    if len(parts) == 3 and parts[2].lower() in ("sha256", "sha384"):
+        hash_name = parts.pop().lower()
+    else:
+        parts = text.rsplit(":", 1)
+    if len(parts) != 2 or not parts[0]:
+        raise argparse.ArgumentTypeError("%r is not IDENTITY:HEX[:sha384]" % text)
+    try:
+        secret = bytes.fromhex(parts[1])
+    except ValueError:
+        raise argparse.ArgumentTypeError("the PSK of %r is not hex" % parts[0]) from None
+    if not secret:
+        raise argparse.ArgumentTypeError("the PSK of %r is empty" % parts[0])
+    return parts[0], secret, hash_name
+
+
 def cmd_server(args):
     import json
     import signal
@@ -226,7 +245,7 @@ def cmd_server(args):
             groups=groups, early_data=args.early_data or 0,
             ciphers=args.cipher or None, client_auth=args.client_auth, cafile=args.cafile,
             alpn=args.alpn or None, tickets=not args.no_tickets, keylog=args.keylog,
-            echo=args.echo, timeout=args.timeout)
+            echo=args.echo, timeout=args.timeout, psks=args.psk)
     except KeyError as exc:
         raise TLSError("unknown cipher suite %s" % exc) from None
     except ValueError as exc:
@@ -352,6 +371,9 @@ def build_parser():
     p.add_argument("--early-data", metavar="N", type=int,
                    help="accept up to N bytes of TLS 1.3 0-RTT data (default: reject it)")
     p.add_argument("--alpn", metavar="PROTO", action="append", default=[])
+    p.add_argument("--psk", metavar="IDENTITY:HEX[:sha384]", action="append", default=[],
+                   type=_external_psk,
+                   help="accept a TLS 1.3 external PSK (repeatable; SHA-256 unless :sha384)")
     p.add_argument("--timeout", metavar="SECONDS", type=float, default=10.0)
     p.set_defaults(func=cmd_server)
 

@@ -148,6 +148,8 @@ def test_sigterm_exits_cleanly(pki, free_port):
     (["--tls-min", "1.4"], "argument --tls-min: invalid choice"),
     (["--cipher", "NO-SUCH-CIPHER"], "NO-SUCH-CIPHER"),
     (["--client-auth", "required", "--max-connections", "0"], "max-connections"),
+    (["--psk", "nocolon"], "argument --psk: 'nocolon' is not IDENTITY:HEX[:sha384]"),
+    (["--psk", "id:zz"], "argument --psk: the PSK of 'id' is not hex"),
 ])
 def test_bad_arguments_one_line_error(pki, free_port, args, message):
     argv = CLI + ["--cert", pki.rsa_cert, "--key", pki.rsa_key, "--port", str(free_port())]
@@ -227,3 +229,23 @@ def test_tls13_no_tickets_and_tls_min(pki, free_port):
     assert clients.s_client_alert(old.output) == "protocol_version", old.output
     assert not reports[0]["ticket"] and reports[0]["version"] == "TLS 1.3"
     assert reports[1]["errors"][0].startswith("sent alert protocol_version")
+
+
+def test_external_psk_with_tlslite_client(pki, free_port):
+    """--psk: a TLS 1.3 handshake on an out-of-band key (no certificate sent), with
+    tlslite-ng's client holding the same identity and key."""
+    import shutil
+    tls_py = shutil.which("tls.py")
+    if tls_py is None:
+        pytest.skip("tlslite-ng's tls.py is needed")
+    port = free_port()
+    key = "a1b2c3d4" * 8
+    with Peer(_server(pki, port, "--psk", "lab:" + key, "--json", "--max-connections", "1"),
+              port=port) as peer:
+        done = subprocess.run([sys.executable, tls_py, "client", "--psk", key, "--psk-ident",
+                               "lab", "localhost:%d" % port], capture_output=True, text=True,
+                              timeout=30, input="")
+        (report,) = _wait_reports(peer, 1)
+    assert "Version: TLS 1.3" in done.stdout, done.stdout + done.stderr
+    assert report["version"] == "TLS 1.3" and report["resumed"]
+    assert "S:certificate" not in report["messages"]

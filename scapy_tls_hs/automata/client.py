@@ -45,7 +45,7 @@ from scapy.plist import PacketList
 from ..codec.records import MAX_RECORD_LENGTH
 from ..errors import AlertError, TLSError
 from .client_result import ClientResult
-from .phases import ORDER as _ORDER, client_state_map as _state_map, core_state_map
+from .phases import CLIENT_STATES as _CORE_TO_OURS, ORDER as _ORDER, core_state_map
 from .stream import ConnectionIO, KeylogWriter, TCPStream, group_list, own_timers
 
 __all__ = ["TLSClientAutomaton", "ClientResult", "client_config", "core_state_map"]
@@ -340,7 +340,7 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
     def _state_for(self, core_state):
         """The automaton state that matches the core's ``core_state``; None to stay."""
         here = self.state.state
-        target = _state_map().get(core_state, here)
+        target = _CORE_TO_OURS.get(core_state, here)
         if target == _HANDSHAKE_DONE and here in _AFTER_HANDSHAKE:
             target = _ANSWERING if self.received and here != _CLOSING else here
         return None if target == here else target

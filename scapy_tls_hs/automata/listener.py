@@ -44,7 +44,7 @@ class TLSListener:
 
     def __init__(self, host="127.0.0.1", port=4433, *, max_connections=None, max_workers=64,
                  backlog=128, on_result=None, keep_results=True, config=None, context=None,
-                 **options):
+                 psks=(), **options):
         self.host = host
         self.port = port
         self.max_connections = max_connections
@@ -61,6 +61,8 @@ class TLSListener:
         # One runtime state for every connection: a ticket or session one connection
         # issues resumes on any other, and a ticket's 0-RTT is accepted once server-wide.
         self.context = context if context is not None else _context(config)
+        for psk in psks:           # (identity, secret[, hash]): TLS 1.3 external PSKs
+            self.context.add_external_psk(*psk)
         self.options = options
         self.served = 0
         self.pending = 0          # connections claimed (accepting or being served)

@@ -11,7 +11,7 @@ The server automaton needs no table: it waits (WAIT) until the core says the han
 complete, whatever the version, then serves (APP_DATA).
 """
 
-__all__ = ["ORDER", "PHASE_RULES", "core_state_map", "client_state_map"]
+__all__ = ["ORDER", "PHASE_RULES", "CLIENT_STATES", "core_state_map"]
 
 # The client automaton's waiting states, in handshake order.
 ORDER = ("WAIT_SERVER_HELLO", "WAIT_SERVER_HELLO_DONE", "WAIT_SERVER_FINISHED", "APP_DATA")
@@ -54,12 +54,5 @@ def core_state_map():
     return out
 
 
-_CLIENT_MAP = None
-
-
-def client_state_map():
-    """``core_state_map()``, computed once."""
-    global _CLIENT_MAP
-    if _CLIENT_MAP is None:
-        _CLIENT_MAP = core_state_map()
-    return _CLIENT_MAP
+# Computed once: the client automaton looks it up after every record.
+CLIENT_STATES = core_state_map()

@@ -54,8 +54,7 @@ class ConnectionReport:
         self.start_time = tcp.start_time
         self.end_time = tcp.end_time
         self.summary = observer.summary()
-        for key, value in self.summary.fields().items():
-            setattr(self, key, value)
+        self.__dict__.update(self.summary.fields())
         self.decrypted = observer.decrypted
         self.app_data = observer.app_data
         self.errors = list(tcp.errors) + list(observer.errors)

@@ -393,8 +393,8 @@ class ObserverKeys:
 
     def _after_finished13(self, d):
         """RFC 8446 section 7.1: after its Finished a side sends with application keys."""
-        if self.suite is None:
-            return
+        if self.suite is None or self.schedule is None:
+            return  # no ServerHello seen (lost), or a suite we cannot run
         if d is self.client_side:
             label, secret = "CLIENT_TRAFFIC_SECRET_0", self.schedule.client_application
         else:

@@ -78,14 +78,12 @@ class RecordLayer:
 
     def open(self, record):
         """``(content_type, plaintext)``, or None for a refused early-data record skipped."""
-        ct = record.content_type
+        ct, version, fragment = record
         if not self.read13:
             if ct == _APPDATA and self._skip_budget and not self.read_encrypted:
                 return self._skip(record)
-            plaintext = self._read.open(ct, record.version, record.fragment)
-            if len(plaintext) > MAX_PLAINTEXT:
-                raise AlertError("record_overflow", "%d bytes of plaintext" % len(plaintext))
-            return ct, plaintext
+            # Both protections refuse a plaintext over 2^14 bytes (record_overflow).
+            return ct, self._read.open(ct, version, fragment)
         if ct == _CCS:
             return ct, record.fragment
         if ct != _APPDATA:

@@ -72,6 +72,13 @@ class ServerContext:
         self._cookie_key = cookie_key or os.urandom(32)
         self._ca_names = None
 
+    def add_external_psk(self, identity, secret, hash="sha256"):
+        """An out-of-band PSK (RFC 8446 section 4.2.11) the server accepts for ``identity``."""
+        if hash not in ("sha256", "sha384"):
+            raise ValueError("an external PSK hash is sha256 or sha384, not %r" % (hash,))
+        ident = identity.encode() if isinstance(identity, str) else bytes(identity)
+        self.external_psks[ident] = (bytes(secret), hash)
+
     @classmethod
     def from_config(cls, config):
         """A context holding what ``config`` was given (``session_cache=``,

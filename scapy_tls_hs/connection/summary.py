@@ -85,22 +85,23 @@ class HandshakeSummary:
             suite = get(conn, "suite", None)
             suite_name = get(suite, "name", None) if suite is not None else None
         early = get(conn, "early_data", None)
+        # Positional, in field order: this runs once per connection of a capture.
         return cls(
-            version=_version(version),
-            cipher_suite=suite_name,
-            session_id=_hex(get(conn, "session_id", None)),
-            resumed=bool(get(conn, "resumed", False)),
-            sni=_text(get(conn, "sni", None)),
-            alpn=_text(get(conn, "alpn", None)),
-            client_auth=bool(get(conn, "client_auth", False)),
-            extended_master_secret=bool(get(conn, "extended_master_secret", False)),
-            messages=list(get(conn, "messages", None) or ()),
-            group=_group(get(conn, "group", None)),
-            hello_retry=bool(get(conn, "hello_retry", False)),
-            early_data=early if early in EARLY_DATA_STATES else None,
-            key_updates=int(get(conn, "key_updates", 0) or 0),
-            client_hello=get(conn, "client_hello", None),
-            server_hello=get(conn, "server_hello", None),
+            _version(version),
+            suite_name,
+            _hex(get(conn, "session_id", None)),
+            bool(get(conn, "resumed", False)),
+            _text(get(conn, "sni", None)),
+            _text(get(conn, "alpn", None)),
+            bool(get(conn, "client_auth", False)),
+            bool(get(conn, "extended_master_secret", False)),
+            list(get(conn, "messages", None) or ()),
+            _group(get(conn, "group", None)),
+            bool(get(conn, "hello_retry", False)),
+            early if early in EARLY_DATA_STATES else None,
+            int(get(conn, "key_updates", 0) or 0),
+            get(conn, "client_hello", None),
+            get(conn, "server_hello", None),
         )
 
     def fields(self):

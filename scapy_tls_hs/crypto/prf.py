@@ -15,15 +15,21 @@ _HASHES = {"md5": hashes.MD5, "sha1": hashes.SHA1, "sha224": hashes.SHA224,
            "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 
 
-def hash_algorithm(name):
+def hash_algorithm(name, _instances={}):
     """A ``cryptography`` hash instance from a name such as ``"sha256"`` (any case, or an
-    instance passed through)."""
+    instance passed through). Instances are stateless, so one per name is shared: the key
+    schedule asks for one on every derivation."""
+    algorithm = _instances.get(name)
+    if algorithm is not None:
+        return algorithm
     if isinstance(name, hashes.HashAlgorithm):
         return name
     try:
-        return _HASHES[name.lower().replace("-", "")]()
+        algorithm = _HASHES[name.lower().replace("-", "")]()
     except (KeyError, AttributeError):
         raise ValueError("unknown hash %r" % (name,)) from None
+    _instances[name] = algorithm
+    return algorithm
 
 
 def normalize_version(version):

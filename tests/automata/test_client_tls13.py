@@ -7,6 +7,7 @@ TLS 1.3 messages as Scapy packets, and a ClientHello crafted with the layers.
 """
 import contextlib
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -339,3 +340,31 @@ def test_python_ssl_server_tls13_and_resumption(pki):
     assert [v["received"] for v in views] == ["one\n", "two\n"]
     assert not views[0]["session_reused"] and views[1]["session_reused"]
     assert second.resumed and not first.resumed
+
+
+# -- against gnutls-serv (in a network namespace of its own) ---------------------------------
+
+@pytest.mark.skipif(not (shutil.which("gnutls-serv") and shutil.which("unshare")),
+                    reason="gnutls-serv and unshare are needed")
+def test_gnutls_serv_tls13(pki):
+    """GnuTLS shares no code with OpenSSL: its log says which version, group and
+    resumption it saw."""
+    from tests.peers.servers import gnutls_connections, gnutls_serv_argv, run_clients_with_gnutls
+    get = "GET / HTTP/1.0\r\n\r\n"
+    jobs = [{"data": get, "timeout": 5},
+            {"data": get, "timeout": 5, "groups": ["secp521r1"], "key_update": True},
+            {"data": get, "timeout": 5, "resume": True}]
+    argv = gnutls_serv_argv(4433, [(pki.ecdsa_cert, pki.ecdsa_key)], priority="NORMAL")
+    results, log = run_clients_with_gnutls(argv, jobs)
+    blocks = gnutls_connections(log)
+    assert len(results) == len(blocks) == 4, log
+    for result, block in zip(results, blocks):
+        assert result["handshake_complete"] and not result["errors"], result["errors"]
+        assert result["version"] == "TLS 1.3" and "- Version: TLS1.3" in block
+        assert "GnuTLS" in result["received"]
+    # "- Description: (TLS1.3-X.509)-(ECDHE-X25519)-(ECDSA-SECP256R1-SHA256)-(AES-128-GCM)"
+    assert results[0]["group"] == "x25519" and "(ECDHE-X25519)" in blocks[0]
+    assert results[1]["group"] == "secp521r1" and "(ECDHE-SECP521R1)" in blocks[1]
+    assert results[1]["key_updates"] == 2
+    assert not results[2]["resumed"] and results[3]["resumed"]
+    assert "This is a resumed session" in blocks[3]

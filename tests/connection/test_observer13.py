@@ -268,3 +268,40 @@ def test_early_data_rejected_when_the_psk_is_not_taken():
     obs = watch(conv, Keylog())
     assert not obs.resumed and obs.fields()["early_data"] == "rejected"
 
+
+
+def test_finished_in_clear_after_a_lost_server_hello_is_not_a_crash():
+    """A HelloRetryRequest, then (the ServerHello lost) a Finished in a plaintext record:
+    garbage for TLS 1.3, reported as what it is, never an internal error."""
+    conv = Conversation(hrr=True)
+    obs = ObserverConnection(keylog=conv.keylog())
+    obs.receive("client", conv.chunks[0][1])
+    obs.receive("server", conv.chunks[1][1])
+    obs.receive("server", encode_record(22, 0x0303, handshake(20, b"\0" * 32)))
+    obs.finish()
+    assert obs.messages == ["C:client_hello", "S:hello_retry_request", "S:finished"]
+    assert not any("internal" in e for e in obs.errors)
+    assert obs.hello_retry and not obs.decrypted
+
+
+@pytest.mark.parametrize("options", [{"hrr": True}, {"early": "accepted"},
+                                     {"key_update": True, "client_auth": True}])
+def test_any_chunk_lost_or_damaged_is_reported_not_raised(options):
+    """Every single chunk of a TLS 1.3 conversation dropped, or one byte of it flipped: the
+    observer reports (errors, undecrypted entries) and never raises or hits a bug."""
+    conv = Conversation(**options)
+    for i in range(len(conv.chunks)):
+        for damage in ("drop", "flip"):
+            chunks = list(conv.chunks)
+            if damage == "drop":
+                del chunks[i]
+            else:
+                direction, data = chunks[i]
+                pos = len(data) // 2
+                chunks[i] = (direction, data[:pos] + bytes((data[pos] ^ 0x40,)) + data[pos + 1:])
+            obs = ObserverConnection(keylog=conv.keylog())
+            for direction, data in chunks:
+                obs.receive(direction, data)
+            obs.finish()
+            obs.fields()
+            assert not any("internal" in e for e in obs.errors)
