@@ -14,11 +14,10 @@ import pytest
 
 from scapy_tls_hs.automata.client import TLSClientAutomaton, core_state_map
 from scapy_tls_hs.automata.listener import TLSListener
-from tests.contract import CLIENT_FIELDS
+from tests.contract import CLIENT_FIELDS, TLS13_FIELDS
 from tests.peers.process import Peer, free_port
 from tests.peers.servers import HTTP_GET
 
-TLS13_FIELDS = {"group", "hello_retry", "early_data", "key_updates"}
 SECRET_LABELS = {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
                  "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0", "EXPORTER_SECRET"}
 

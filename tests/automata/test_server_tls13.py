@@ -9,10 +9,9 @@ import time
 import pytest
 
 from scapy_tls_hs.automata.listener import TLSListener
-from tests.contract import CLIENT_FIELDS
+from tests.contract import CLIENT_FIELDS, TLS13_FIELDS
 from tests.peers import clients
 
-TLS13_FIELDS = {"group", "hello_retry", "early_data", "key_updates"}
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scapy_tls_hs.connection import ClientConfig, ClientConnection, ServerConfig, ServerConnection
+from scapy_tls_hs.connection import ClientConfig, ClientConnection, ServerConnection
 from scapy_tls_hs.errors import AlertError
 from tests.connection.pump import ServerConfig12
 

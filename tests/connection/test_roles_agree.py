@@ -4,7 +4,7 @@ import pytest
 
 from tests.connection.pump import ServerConfig12
 
-from scapy_tls_hs.connection import ClientConfig, ClientConnection, ServerConfig, ServerConnection
+from scapy_tls_hs.connection import ClientConfig, ClientConnection, ServerConnection
 from scapy_tls_hs.connection.observer import ObserverConnection
 from scapy_tls_hs.crypto.keylog import Keylog
 
