@@ -3,12 +3,12 @@
 
     python conformance/run_tlsfuzzer.py openssl gnutls            # TLS 1.3 set, baselines
     python conformance/run_tlsfuzzer.py ours --baseline conformance/expected/openssl-tls13.json \
-        --baseline conformance/expected/gnutls-tls13.json --notes /work/notes/tlsfuzzer_ours.md
+        --baseline conformance/expected/gnutls-tls13.json --notes /tmp/tlsfuzzer_ours.md
     python conformance/run_tlsfuzzer.py ours openssl --tls12       # TLS 1.2 harness check
     python conformance/run_tlsfuzzer.py ours --scripts test-tls13-hrr,test-tls13-ccs
 
 Each script gets a fresh server on 127.0.0.1 and a free port; the script runs
-through ../shared/tools/tlsfuzzer.sh with a fixed seed (see _tlsfuzzer_entry.py);
+through tlsfuzzer.sh (in $TLSFUZZER_TOOLS) with a fixed seed (see _tlsfuzzer_entry.py);
 its per-probe results are parsed and written, per target, to OUT/<target>-<set>.json,
 with OUT/comparison.md and .json putting all targets side by side. See README.md.
 """
@@ -35,7 +35,10 @@ from report import comparison_markdown, merge, notes_markdown  # noqa: E402
 from scripts import SETS, Script, by_name  # noqa: E402
 from servers import Server, free_port, make_pki, server_command  # noqa: E402
 
-TOOLS = Path(os.environ.get("TLSFUZZER_TOOLS", "/work/shared/tools"))
+# The folder holding tlsfuzzer.sh (a wrapper running tlsfuzzer in its own venv) and its
+# tlsfuzzer/ checkout; by default a `tools` folder beside this repository.
+TOOLS = Path(os.environ.get("TLSFUZZER_TOOLS",
+                            Path(__file__).resolve().parents[2] / "shared" / "tools"))
 TARGETS = ("ours", "openssl", "gnutls")
 
 
