@@ -158,10 +158,15 @@ class BaseConnection:
 
     def _send_app_records(self, data):
         view = memoryview(data)
+        split = self.version == 0x0301 and self.suite is not None and not self.suite.aead \
+            and self._records.write_encrypted and not self.tls13
         for i in range(0, max(len(view), 1), MAX_PLAINTEXT):
             chunk = bytes(view[i:i + MAX_PLAINTEXT])
-            self._write_record(23, chunk)
-            self._log_event(ApplicationData(self.role, chunk), sent=True)
+            # 1/n-1 record splitting (as OpenSSL and browsers do): a TLS 1.0 CBC record's IV
+            # is the previous record's last block, so the first byte goes alone (BEAST).
+            for part in ((chunk[:1], chunk[1:]) if split and len(chunk) > 1 else (chunk,)):
+                self._write_record(23, part)
+                self._log_event(ApplicationData(self.role, part), sent=True)
 
     def send_key_update(self, request=True):
         """RFC 8446 section 4.6.3: send a KeyUpdate and move our write keys on;

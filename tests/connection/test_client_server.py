@@ -289,3 +289,21 @@ def test_version_spellings(text):
 def test_server_config_without_a_usable_suite(pki):
     with pytest.raises(ValueError):
         ServerConfig12(pki.ecdsa_cert, pki.ecdsa_key, ciphers=["TLS_RSA_WITH_AES_128_CBC_SHA"])
+
+
+@pytest.mark.parametrize("version,suite,split", [
+    ("1.0", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", True),
+    ("1.1", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", False),
+    ("1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", False),
+])
+def test_tls10_cbc_application_data_split_1_n_minus_1(pki, version, suite, split):
+    """As OpenSSL does against BEAST: in TLS 1.0 CBC the first byte of each write goes in a
+    record of its own (the next record's IV is then unpredictable to the sender's peer)."""
+    server_cfg = ServerConfig12(pki.rsa_cert, pki.rsa_key)
+    client = ClientConnection(ClientConfig(versions=[version], ciphers=[suite]))
+    link = connect(client, ServerConnection(server_cfg))
+    assert_ok(link)
+    client.send_application_data(b"GET / HTTP/1.0")
+    link.pump()
+    got = [e.data for e in link.events["server"] if type(e).__name__ == "ApplicationData"]
+    assert got == ([b"G", b"ET / HTTP/1.0"] if split else [b"GET / HTTP/1.0"])
