@@ -69,15 +69,10 @@ def _is_ip(host):
 def _versions(version, versions, min_version=None):
     """``version`` is the highest version offered, ``min_version`` the lowest (default: every
     lower one, as any client accepts); ``versions`` is the exact set."""
-    from ..connection.config import ALL_VERSIONS, parse_version, parse_versions
+    from ..connection.config import parse_versions, version_range
     if versions is not None:
         return parse_versions(versions)
-    top = parse_version(version) if version is not None else max(ALL_VERSIONS)
-    low = parse_version(min_version) if min_version is not None else min(ALL_VERSIONS)
-    out = tuple(v for v in ALL_VERSIONS if low <= v <= top)
-    if not out:
-        raise ValueError("no TLS version between %s and %s" % (min_version, version))
-    return out
+    return version_range(version, min_version)
 
 
 def client_config(server=None, *, version=None, versions=None, min_version=None,

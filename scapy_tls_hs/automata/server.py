@@ -39,18 +39,6 @@ __all__ = ["TLSServerAutomaton", "TCPStream", "server_config", "http_response"]
 MAX_REPORTED = 1 << 20          # keep at most 1 MiB of what the client sent for the report
 
 
-def _version_range(version, min_version=None):
-    """``version`` is the highest version served, ``min_version`` the lowest (default: every
-    lower one down to TLS 1.0, so old clients still get in unless told otherwise)."""
-    from ..connection.config import ALL_VERSIONS, parse_version
-    top = parse_version(version) if version is not None else max(ALL_VERSIONS)
-    low = parse_version(min_version) if min_version is not None else min(ALL_VERSIONS)
-    out = tuple(v for v in ALL_VERSIONS if low <= v <= top)
-    if not out:
-        raise ValueError("no TLS version between %s and %s" % (min_version, version))
-    return out
-
-
 def server_config(cert=None, key=None, *, version=None, versions=None, min_version=None,
                   ciphers=None, client_auth="none", cafile=None, alpn=None, tickets=True,
                   session_cache=None, ticket_keys=None, identities=(), ems=True, etm=True,
@@ -66,7 +54,8 @@ def server_config(cert=None, key=None, *, version=None, versions=None, min_versi
     elif client_auth in (False, None):
         client_auth = "none"
     if versions is None and (version is not None or min_version is not None):
-        versions = _version_range(version, min_version)
+        from ..connection.config import version_range
+        versions = version_range(version, min_version)
     kwargs = dict(cert_chain=cert, private_key=key, ciphers=ciphers or None,
                   client_auth=client_auth, cafile=cafile, alpn=alpn or None,
                   session_cache=session_cache, ticket_keys=ticket_keys,

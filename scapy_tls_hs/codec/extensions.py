@@ -253,13 +253,15 @@ def key_share_client(shares):
     return vec16(b"".join(pack("!H", g) + vec16(k) for g, k in shares))
 
 
-def parse_key_share_client(data):
+def parse_key_share_client(data, allow_empty=False):
+    """``[(group, key_exchange)]``. ``allow_empty``: an empty key_exchange is returned, not a
+    ``DecodeError`` (a server answers it with illegal_parameter, a crafted hello gets a key)."""
     lst = Reader(_whole_vec16(data, "key_share"))
     out = []
     while not lst.done():
         group = lst.u16()
         key = lst.vec16()
-        if not key:
+        if not key and not allow_empty:
             raise DecodeError("empty key_exchange in key_share")
         out.append((group, key))
     return out

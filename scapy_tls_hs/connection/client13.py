@@ -95,8 +95,11 @@ class Client13:
         for i, ext in enumerate(exts):
             if ext.type != X.EXT_KEY_SHARE:
                 continue
-            shares = _shares_allowing_empty(ext.data)
-            if shares is None or all(key for _, key in shares):
+            try:
+                shares = X.parse_key_share_client(ext.data, allow_empty=True)
+            except DecodeError:
+                return body
+            if all(key for _, key in shares):
                 return body
             filled = []
             for group, key in shares:
@@ -468,18 +471,3 @@ def offered_groups13(hello):
     except DecodeError:
         return frozenset()
 
-
-def _shares_allowing_empty(data):
-    """``[(group, key_exchange)]`` of a ClientHello key_share, empty values allowed; None
-    when it does not parse."""
-    from ..codec.buffer import Reader
-    try:
-        r = Reader(data)
-        lst = Reader(r.vec16())
-        r.expect_end("key_share")
-        out = []
-        while not lst.done():
-            out.append((lst.u16(), lst.vec16()))
-        return out
-    except DecodeError:
-        return None

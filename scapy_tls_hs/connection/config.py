@@ -80,6 +80,17 @@ def parse_groups(groups):
     return tuple(out)
 
 
+def version_range(version=None, min_version=None):
+    """The versions from ``min_version`` (default TLS 1.0) up to ``version`` (default TLS
+    1.3): what ``--tls`` / ``--tls-min`` mean for a client and a server alike."""
+    top = parse_version(version) if version is not None else max(ALL_VERSIONS)
+    low = parse_version(min_version) if min_version is not None else min(ALL_VERSIONS)
+    out = tuple(v for v in ALL_VERSIONS if low <= v <= top)
+    if not out:
+        raise ValueError("no TLS version between %s and %s" % (min_version, version))
+    return out
+
+
 def resolve_suites13(ciphers, server=False):
     """TLS 1.3 suites among ``ciphers`` (default: ours), in the given order."""
     from ..crypto.suites import CipherSuite

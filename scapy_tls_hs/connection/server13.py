@@ -23,7 +23,6 @@ import struct
 import time
 
 from ..codec import extensions as X
-from ..codec.buffer import Reader
 from ..codec.messages import (HELLO_RETRY_REQUEST_RANDOM, Certificate13, CertificateRequest13,
                               CertificateVerify, ClientHello, EncryptedExtensions, Extension,
                               NewSessionTicket13, ServerHello)
@@ -56,18 +55,6 @@ _MAY_CHANGE_IN_CH2 = frozenset((X.EXT_KEY_SHARE, X.EXT_COOKIE, X.EXT_EARLY_DATA,
 # illegal_parameter (as tlsfuzzer's obsolete-curves probes expect).
 _OBSOLETE_GROUPS = frozenset(list(range(0x0001, 0x0017)) + [0x001A, 0x001B, 0x001C,
                                                              0xFF01, 0xFF02])
-
-
-def _parse_key_shares(data):
-    """ClientHello key_share entries ``[(group, key_exchange)]``; an empty key is returned
-    (the caller answers illegal_parameter, as RFC 8446 section 4.2.8 checks are semantic)."""
-    r = Reader(data)
-    lst = r.sub16()
-    r.expect_end("key_share")
-    out = []
-    while not lst.done():
-        out.append((lst.u16(), lst.vec16()))
-    return out
 
 
 def _scheme13(ident, offered):
@@ -198,7 +185,7 @@ class Server13Mixin:
         shares = exts.get(X.EXT_KEY_SHARE)
         if shares is None:
             return groups, None
-        shares = _parse_key_shares(shares)
+        shares = X.parse_key_share_client(shares, allow_empty=True)
         seen = set()
         for group, key in shares:
             if not key:
