@@ -264,7 +264,7 @@ class BaseConnection:
             self._handle_alert(fragment)
         elif ct == 20:
             self._handle_ccs(fragment)
-        else:
+        else:                           # a TLS 1.3 inner type outside 20..23
             raise AlertError("unexpected_message", "record of content type %d" % ct)
 
     def _before_alert(self):

@@ -10,7 +10,8 @@ import os
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ..codec import extensions as X
-from ..codec.messages import (Certificate, CertificateRequest, CertificateVerify, ClientHello,
+from ..codec.messages import (HELLO_RETRY_REQUEST_RANDOM, Certificate, CertificateRequest,
+                              CertificateVerify, ClientHello,
                               ClientKeyExchange, Extension, NewSessionTicket, ServerHello,
                               ServerKeyExchange)
 from ..crypto import signatures
@@ -27,7 +28,6 @@ from .session import Session
 __all__ = ["ClientConnection"]
 
 _SCSV_RENEGOTIATION = 0x00FF
-from .events import HRR_RANDOM as _HRR_RANDOM  # noqa: E402
 _KEY_TYPES = {"RSA": rsa.RSAPublicKey, "ECDSA": ec.EllipticCurvePublicKey}
 # ClientCertificateType (RFC 5246 section 7.4.4, RFC 8422 section 5.5): rsa_sign, ecdsa_sign.
 _CERT_TYPES = {"RSA": 1, "ECDSA": 64}
@@ -231,7 +231,7 @@ class ClientConnection(Client13, BaseConnection):
             raise AlertError("unsupported_extension" if X.EXT_SUPPORTED_VERSIONS
                              not in self._offered_ext else "illegal_parameter",
                              "supported_versions in a TLS 1.2 ServerHello")
-        if sh.random == _HRR_RANDOM:
+        if sh.random == HELLO_RETRY_REQUEST_RANDOM:
             raise AlertError("illegal_parameter", "HelloRetryRequest without TLS 1.3")
         self._check_downgrade(sh)
         version = sh.version

@@ -7,14 +7,13 @@ core never pays for Scapy on its hot path.
 """
 from dataclasses import dataclass
 
+from ..codec.messages import HELLO_RETRY_REQUEST_RANDOM as HRR_RANDOM
 from ..registry import ALERT_LEVELS, HANDSHAKE_TYPES, name
 
 __all__ = ["Event", "HandshakeMessage", "ChangeCipherSpec", "Alert", "ApplicationData",
            "HandshakeComplete", "Undecryptable"]
 
 
-HRR_RANDOM = bytes.fromhex(
-    "CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C")
 
 
 def _layers():

@@ -48,7 +48,7 @@ from .summary import HandshakeSummary
 __all__ = ["ObserverConnection", "SessionTable"]
 
 # RFC 8446 section 4.1.3: a ServerHello with this random is a HelloRetryRequest.
-HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+from ..codec.messages import HELLO_RETRY_REQUEST_RANDOM as HRR_RANDOM  # noqa: E402
 _UNDECRYPTED = {22: "encrypted_handshake", 21: "encrypted_alert", 23: "application_data"}
 
 
