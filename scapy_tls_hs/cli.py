@@ -25,28 +25,173 @@ def _output(text):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+def _port(text, lowest=1):
+    """A TCP port, checked when the command line is read (argparse names the option)."""
+    try:
+        port = int(text, 10)
+    except ValueError:
+        port = -1
+    if not lowest <= port <= 65535:
+        raise argparse.ArgumentTypeError("a port is %d to 65535, not %r" % (lowest, text))
+    return port
+
+
+def _listen_port(text):
+    return _port(text, lowest=0)        # 0: any free port
+
+
+def _check_files(args, *options, writable=()):
+    """Each named file option that is set must be readable (``writable``: appendable), so
+    the error line names the option: ``cannot read --cert x.pem: no such file``."""
+    import os
+    for option in options + tuple(writable):
+        path = getattr(args, option.lstrip("-").replace("-", "_"), None)
+        if not path:
+            continue
+        try:
+            with open(path, "ab" if option in writable else "rb"):
+                pass
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            if isinstance(exc, IsADirectoryError) or os.path.isdir(path):
+                reason = "a folder, not a file"
+            raise TLSError("cannot %s %s %s: %s" % ("write" if option in writable else "read",
+                                                   option, path, reason)) from None
+
+
+def _config_error(exc, args, options=("--cert", "--key", "--cafile")):
+    """A config ``ValueError`` as one line, naming the option when it names that file."""
+    text = str(exc)
+    for option in options:
+        path = getattr(args, option.lstrip("-").replace("-", "_"), None)
+        if path and text.startswith(str(path) + ":"):
+            return TLSError("%s %s" % (option, text))
+    return TLSError(text)
+
+
 def _unescape(text):
     """``--send 'GET / HTTP/1.1\\r\\n\\r\\n'``: honour the usual backslash escapes."""
     return text.encode("latin-1", "backslashreplace").decode("unicode_escape").encode("utf-8")
 
 
 def cmd_dissect(args):
-    """Reports on stdout (ladder or JSON Lines); capture-level warnings on stderr."""
-    import json
-    from .capture.dissect import dissect_capture
+    """Reports on stdout (ladder or JSON Lines); capture-level warnings on stderr. Ladders
+    fall back to ASCII when stdout cannot encode their middle dots, and nothing the capture
+    holds (certificate names, data) can make the output fail to encode."""
     from .capture.progress import Progress
+    if (args.capture is None) == (args.interface is None):
+        raise TLSError("give a CAPTURE file or --interface IFACE (one of the two)")
+    if args.capture is not None:
+        for option in ("count", "duration", "bpf"):
+            if getattr(args, option) is not None:
+                raise TLSError("--%s goes with --interface (live capture)" % option)
+    if args.count is not None and args.count < 1:
+        raise TLSError("--count must be at least 1 (packets)")
+    if args.duration is not None and not args.duration > 0:
+        raise TLSError("--duration must be positive (seconds)")
+    ascii_only = not _can_encode(sys.stdout, "\u00b7")
+    try:
+        sys.stdout.reconfigure(errors="backslashreplace")
+    except (AttributeError, ValueError):
+        pass
+    if args.interface is not None:
+        return _dissect_live(args, ascii_only)
+    from .capture.dissect import dissect_capture
+    _check_files(args, "--keylog", "--server-key")
     reports = dissect_capture(args.capture, keylog=args.keylog, server_key=args.server_key,
                               ports=args.port, progress=Progress(sys.stderr))
     for warning in reports.warnings:
         print("scapy-tls-hs dissect: warning: %s" % warning, file=sys.stderr)
     if args.json:
-        _output("".join(json.dumps(r.to_dict()) + "\n" for r in reports))
+        _output("".join(_dissect_json(r, args.data) for r in reports))
     else:
         from .capture.ladder import render
-        _output(render(reports, width=_width()))
+        _output(render(reports, width=_width(), ascii=ascii_only, data=args.data))
     if not reports:
         print("scapy-tls-hs dissect: no TLS connection found in %s" % args.capture,
               file=sys.stderr)
+    return 0
+
+
+def _can_encode(stream, text):
+    try:
+        text.encode(getattr(stream, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def _dissect_json(report, data=False):
+    import json
+    out = report.to_dict()
+    if data:
+        from .capture.ladder import data_dict
+        out["data"] = data_dict(report)
+    return json.dumps(out) + "\n"
+
+
+def _dissect_live(args, ascii_only):
+    """``dissect --interface``: each connection printed (and flushed) as it ends. The first
+    Ctrl-C (or SIGTERM) stops the capture and the open connections are still reported; a
+    second one interrupts."""
+    import os
+    import signal
+    from .capture.dissect import keylog_warning
+    from .capture.ladder import render_data, render_report
+    from .capture.live import GrowingKeylog, capture_live
+    _check_files(args, "--server-key")
+    keylog = None
+    if args.keylog:
+        if not os.path.exists(args.keylog):
+            print("scapy-tls-hs dissect: warning: key log %s does not exist yet: read when it "
+                  "appears" % args.keylog, file=sys.stderr, flush=True)
+        else:
+            _check_files(args, "--keylog")
+        keylog = GrowingKeylog(args.keylog)
+    stopping = []
+
+    def on_signal(signum, frame):
+        if stopping:
+            raise KeyboardInterrupt
+        stopping.append(signum)
+
+    def started():
+        print("scapy-tls-hs dissect: listening on %s%s" % (
+            args.interface, ", filter %r" % args.bpf if args.bpf else ""),
+            file=sys.stderr, flush=True)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stats = {}
+    warned = False
+    width = _width()
+    try:
+        reports = capture_live(args.interface, keylog=keylog, server_key=args.server_key,
+                               bpf=args.bpf, count=args.count, duration=args.duration,
+                               ports=args.port, stop=lambda: bool(stopping), stats=stats,
+                               started=started)
+        for n, report in enumerate(reports, 1):
+            if args.json:
+                text = _dissect_json(report, args.data)
+            else:
+                text = (("\n" if n > 1 else "") + render_report(report, n, width, ascii_only)
+                        + (render_data(report, width) if args.data else ""))
+            try:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            except BrokenPipeError:     # ``... | head``: the reader went away, stop too
+                stopping.append("stdout")
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            warning = None if warned else keylog_warning(keylog, args.keylog)
+            if warning:
+                warned = True
+                print("scapy-tls-hs dissect: warning: %s" % warning, file=sys.stderr,
+                      flush=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("scapy-tls-hs dissect: %d packets captured on %s, %d TLS connection%s reported"
+          % (stats.get("packets", 0), args.interface, stats.get("reported", 0),
+             "" if stats.get("reported") == 1 else "s"), file=sys.stderr, flush=True)
     return 0
 
 
@@ -97,8 +242,8 @@ def _client_report(result, cafile=None, early_data=None):
     if result.received_bytes:
         lines.append("Received %d bytes:" % len(result.received_bytes))
         lines.append(result.received.rstrip("\n"))
-    for err in result.errors:
-        lines.append("Error: %s" % err)
+    if result.ok:       # a failure's errors go to stderr, once (main's error line)
+        lines.extend("Warning: %s" % err for err in result.errors)
     return "\n".join(lines)
 
 
@@ -126,8 +271,11 @@ def cmd_client(args):
     from .automata.client import TLSClientAutomaton, client_config
     if bool(args.cert) != bool(args.key):
         raise TLSError("--cert and --key go together")
+    _check_files(args, "--cert", "--key", "--cafile", writable=("--keylog",))
     if args.timeout is not None and args.timeout <= 0:
         raise TLSError("--timeout must be positive")
+    if args.max_receive < 0:
+        raise TLSError("--max-receive must be 0 or more (bytes)")
     versions = _versions(args)
     groups = _groups(args)
     if args.early_data is not None:
@@ -141,11 +289,12 @@ def cmd_client(args):
     try:
         config = client_config(args.host, versions=versions, ciphers=args.cipher or None,
                                sni=args.sni, alpn=args.alpn or None, cert=args.cert,
-                               key=args.key, cafile=args.cafile, groups=groups)
+                               key=args.key, cafile=args.cafile, groups=groups,
+                               record_size_limit=args.record_size_limit)
     except KeyError as exc:
-        raise TLSError("unknown cipher suite %s" % exc) from None
+        raise TLSError(exc.args[0] if exc.args else "unknown cipher suite") from None
     except ValueError as exc:
-        raise TLSError(str(exc)) from None
+        raise _config_error(exc, args) from None
     if not config.suites and not getattr(config, "suites13", None):
         raise TLSError("no cipher suite given can be used with TLS %s" % args.tls)
     session = None
@@ -155,7 +304,9 @@ def cmd_client(args):
         result = TLSClientAutomaton(args.host, args.port, config=config, session=session,
                                     data=args.send, keylog=args.keylog,
                                     timeout=args.timeout, early_data=early,
-                                    key_update=args.key_update).run()
+                                    key_update=args.key_update,
+                                    max_receive=args.max_receive,
+                                    renegotiate=args.renegotiate).run()
         if args.json:
             print(json.dumps(result.to_dict()), flush=True)
         else:
@@ -215,10 +366,20 @@ def _external_psk(text):
     return parts[0], secret, hash_name
 
 
+def _renegotiate_after(text):
+    import argparse
+    from .automata.server import parse_renegotiate_after
+    try:
+        return parse_renegotiate_after(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("--renegotiate-after takes ", ""))
+
+
 def cmd_server(args):
     import json
     import signal
     from .automata.listener import TLSListener
+    _check_files(args, "--cert", "--key", "--cafile")
     if args.max_connections is not None and args.max_connections < 1:
         raise TLSError("--max-connections must be at least 1")
     if args.early_data is not None and args.early_data < 0:
@@ -234,6 +395,7 @@ def cmd_server(args):
 
     def on_result(report):
         report.pop("bytes_received", None)
+        report.pop("messages_dropped", None)
         if args.json:
             print(json.dumps(report), flush=True)
         print(_server_log_line(report), file=sys.stderr, flush=True)
@@ -245,11 +407,14 @@ def cmd_server(args):
             groups=groups, early_data=args.early_data or 0,
             ciphers=args.cipher or None, client_auth=args.client_auth, cafile=args.cafile,
             alpn=args.alpn or None, tickets=not args.no_tickets, keylog=args.keylog,
-            echo=args.echo, timeout=args.timeout, psks=args.psk)
+            echo=args.echo, timeout=args.timeout, psks=args.psk, lifetime=args.lifetime,
+            min_rate=args.min_rate, renegotiation=not args.no_renegotiation,
+            renegotiate_after=args.renegotiate_after,
+            record_size_limit=args.record_size_limit)
     except KeyError as exc:
-        raise TLSError("unknown cipher suite %s" % exc) from None
+        raise TLSError(exc.args[0] if exc.args else "unknown cipher suite") from None
     except ValueError as exc:
-        raise TLSError(str(exc)) from None
+        raise _config_error(exc, args) from None
     # SIGTERM ends the server like the end of --max-connections: cleanly, status 0. Installed
     # before the port opens, so a peer that saw the port can always stop us this way.
     signal.signal(signal.SIGTERM, lambda *_: listener.stop(timeout=0))
@@ -290,6 +455,7 @@ def cmd_replay(args):
     from .replay import replay_capture
     from .replay.render import render
     host, port = _host_port(args.to)
+    _check_files(args, "--keylog", writable=("--keylog-out",))
     if args.timeout is not None and args.timeout <= 0:
         raise TLSError("--timeout must be positive")
     results = replay_capture(args.capture, host, port, keylog=args.keylog, sni=args.sni,
@@ -325,21 +491,40 @@ def build_parser():
     ap = _Parser(
         prog="scapy-tls-hs",
         description="Craft, dissect and drive TLS 1.0-1.3 handshakes with Scapy layers.")
+    from . import __version__
+    ap.add_argument("--version", action="version", version="scapy-tls-hs %s" % __version__)
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("dissect", help="dissect a pcap/pcapng capture",
-                       description="Reassemble every TLS connection of a capture and report it.")
-    p.add_argument("capture", metavar="CAPTURE")
-    p.add_argument("--keylog", metavar="FILE", help="NSS key log (SSLKEYLOGFILE format)")
+    p = sub.add_parser("dissect", help="dissect a pcap/pcapng capture, or live traffic",
+                       description="Reassemble every TLS connection of a capture (pcap, "
+                       "pcapng, or either gzip-compressed), or of live traffic with "
+                       "--interface, and report it.")
+    p.add_argument("capture", metavar="CAPTURE", nargs="?",
+                   help="pcap or pcapng file, gzip-compressed or not (or --interface)")
+    p.add_argument("--interface", metavar="IFACE",
+                   help="capture live on IFACE (needs root); each connection is reported "
+                        "as it ends, the open ones when the capture stops")
+    p.add_argument("--count", metavar="N", type=int,
+                   help="with --interface: stop after N packets (default: no limit)")
+    p.add_argument("--duration", metavar="SECONDS", type=float,
+                   help="with --interface: stop after this long (default: until Ctrl-C)")
+    p.add_argument("--bpf", metavar="EXPR",
+                   help="with --interface: capture filter, e.g. 'tcp port 443' (default: "
+                        "all traffic)")
+    p.add_argument("--keylog", metavar="FILE",
+                   help="NSS key log (SSLKEYLOGFILE format); live: read again as it grows")
     p.add_argument("--server-key", metavar="PEM", help="server RSA private key")
-    p.add_argument("--port", metavar="N", type=int, action="append", default=[],
+    p.add_argument("--port", metavar="N", type=_port, action="append", default=[],
                    help="a port to treat as TLS (hint; TLS is found on any port)")
     p.add_argument("--json", action="store_true", help="one JSON object per connection")
+    p.add_argument("--data", action="store_true",
+                   help="print each direction's decrypted application data (text, else "
+                        "hex; the first 64 KiB of each)")
     p.set_defaults(func=cmd_dissect)
 
     p = sub.add_parser("client", help="run the client automaton against a server")
     p.add_argument("host", metavar="HOST")
-    p.add_argument("port", metavar="PORT", type=int)
+    p.add_argument("port", metavar="PORT", type=_port)
     _common_peer_options(p)
     p.add_argument("--sni", metavar="NAME")
     p.add_argument("--alpn", metavar="PROTO", action="append", default=[])
@@ -353,14 +538,21 @@ def build_parser():
                    help="with --resume: send TEXT as TLS 1.3 0-RTT data when resuming")
     p.add_argument("--key-update", action="store_true",
                    help="TLS 1.3: after the handshake send a KeyUpdate asking for one back")
-    p.add_argument("--timeout", metavar="SECONDS", type=float, default=10.0)
+    p.add_argument("--timeout", metavar="SECONDS", type=float, default=10.0,
+                   help="bound on the whole run: handshake and answer")
+    p.add_argument("--max-receive", metavar="BYTES", type=int, default=1 << 20,
+                   help="stop reading after this much application data (default 1 MiB)")
+    p.add_argument("--renegotiate", action="store_true",
+                   help="TLS 1.0-1.2: after the handshake, renegotiate (RFC 5746) before "
+                        "sending --send")
     p.set_defaults(func=cmd_client)
 
     p = sub.add_parser("server", help="run the server automaton")
     p.add_argument("--cert", metavar="PEM", required=True)
     p.add_argument("--key", metavar="PEM", required=True)
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=4433)
+    p.add_argument("--port", type=_listen_port, default=4433,
+                   help="port to listen on (default 4433; 0: any free port)")
     _common_peer_options(p)
     p.add_argument("--client-auth", choices=("none", "optional", "required"), default="none")
     p.add_argument("--cafile", metavar="PEM")
@@ -375,6 +567,17 @@ def build_parser():
                    type=_external_psk,
                    help="accept a TLS 1.3 external PSK (repeatable; SHA-256 unless :sha384)")
     p.add_argument("--timeout", metavar="SECONDS", type=float, default=10.0)
+    p.add_argument("--lifetime", metavar="SECONDS", type=float, default=120.0,
+                   help="longest a connection may last (0: no bound)")
+    p.add_argument("--min-rate", metavar="BYTES", type=float, default=16.0,
+                   help="bytes/s of data a client must send after the handshake, over "
+                        "each --timeout window (0: no minimum)")
+    p.add_argument("--no-renegotiation", action="store_true",
+                   help="refuse client renegotiation with a no_renegotiation warning "
+                        "(default: secure renegotiation, RFC 5746, accepted)")
+    p.add_argument("--renegotiate-after", metavar="N[s|k|M]", type=_renegotiate_after,
+                   help="ask the client to renegotiate (HelloRequest) N seconds (30s) or N "
+                        "bytes (65536, 64k, 1M) after the handshake")
     p.set_defaults(func=cmd_server)
 
     p = sub.add_parser("replay", help="replay captured ClientHellos against a live server")
@@ -411,6 +614,9 @@ def _common_peer_options(p):
     p.add_argument("--cipher", metavar="NAME", action="append", default=[],
                    help="IANA or OpenSSL suite name (repeatable)")
     p.add_argument("--keylog", metavar="FILE", help="append NSS key log lines")
+    p.add_argument("--record-size-limit", metavar="N", type=int,
+                   help="RFC 8449 record_size_limit, 64 to 65535 (client: offered; server: "
+                        "answered to a client that offers one; default: none / the maximum)")
     p.add_argument("--json", action="store_true")
 
 

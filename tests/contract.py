@@ -13,3 +13,6 @@ CLIENT_FIELDS = {"version", "cipher_suite", "session_id", "resumed", "sni", "alp
 
 # Added by TLS 1.3 to the dissect, client, server and replay objects.
 TLS13_FIELDS = {"group", "hello_retry", "early_data", "key_updates"}
+
+# Fingerprints, in every report too (issue 13).
+FINGERPRINT_FIELDS = {"ja3", "ja3s", "ja4", "ja4_r"}

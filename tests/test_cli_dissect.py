@@ -316,3 +316,153 @@ def test_progress_bar_on_a_terminal_only():
                            capture_output=True, text=True, timeout=60)
     assert piped.returncode == 0 and piped.stderr == ""  # not a terminal: no bar
     assert piped.stdout == stdout
+
+
+# -- issue 13: .gz, --data, certificates, why keys do not fit, ASCII terminals, live options --
+
+ECDHE = "tls12_ecdhe_rsa_aes128gcm_openssl"
+
+
+def test_gzip_capture_gives_the_same_output(tmp_path):
+    import gzip
+    for name in (ECDHE, "ems_off_gnutls"):
+        cap = next(CAPTURES / (name + ext) for ext in (".pcap", ".pcapng")
+                   if (CAPTURES / (name + ext)).exists())
+        packed = tmp_path / (cap.name + ".gz")
+        packed.write_bytes(gzip.compress(cap.read_bytes()))
+        plain = run(cap, "--json", *_key_args(cap))
+        out = run(packed, "--json", *_key_args(cap))
+        assert out.returncode == 0 and out.stderr == "", out.stderr
+        assert out.stdout == plain.stdout and out.stdout
+
+
+def test_data_prints_each_direction_as_text():
+    out = run(CAPTURES / (ECDHE + ".pcap"), "--keylog", CAPTURES / (ECDHE + ".keylog"),
+              "--data")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    ladder_end = text.index("alert:close_notify")
+    client = text.index("    data C->S (27 bytes):\n      GET /index.txt HTTP/1.0\n")
+    server = text.index("    data C<-S (97 bytes):\n      HTTP/1.0 200 ok\n")
+    assert ladder_end < client < server
+    assert "      hello from the server file\n" in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+    # --json --data: the same data in the object
+    out = run(CAPTURES / (ECDHE + ".pcap"), "--keylog", CAPTURES / (ECDHE + ".keylog"),
+              "--data", "--json")
+    (got,) = [json.loads(line) for line in out.stdout.splitlines()]
+    assert got["data"]["client"] == {"bytes": 27, "text": "GET /index.txt HTTP/1.0\r\n\r\n"}
+    assert got["data"]["server"]["text"].startswith("HTTP/1.0 200 ok\r\n")
+    # without keys there is nothing to show, and it says so
+    out = run(CAPTURES / (ECDHE + ".pcap"), "--data")
+    assert "data: not decrypted" in out.stdout and "GET" not in out.stdout
+
+
+def test_certificate_subject_and_issuer_on_the_ladder():
+    out = run(CAPTURES / (ECDHE + ".pcap"))
+    lines = out.stdout.splitlines()
+    i = next(n for n, line in enumerate(lines) if "C<-S  certificate" in line)
+    assert lines[i].endswith("1 certificate")
+    assert lines[i + 1] == " " * 21 + "subject: CN=server.test"
+    assert lines[i + 2] == " " * 21 + "issuer:  CN=scapy-tls-hs test root CA"
+
+
+@pytest.mark.parametrize("keys, why", [
+    (("--keylog", CAPTURES / "ems_off_gnutls.keylog"),
+     "decrypted: no (key log has 1 secret, none for this client random)"),
+    (("--server-key", CAPTURES / "tls12_rsa_aes128sha_openssl.server.key"),
+     "decrypted: no (an RSA key cannot decrypt an ECDHE handshake)"),
+])
+def test_decrypted_line_says_why_keys_do_not_fit(keys, why):
+    out = run(CAPTURES / (ECDHE + ".pcap"), *keys)
+    assert out.returncode == 0
+    assert why in out.stdout
+
+
+def test_key_log_lines_not_understood_are_counted_and_warned_once(tmp_path):
+    keylog = tmp_path / "mixed.keylog"
+    keylog.write_text("garbage\nCLIENT_RANDOM 12 34\n"
+                      + (CAPTURES / "ems_off_gnutls.keylog").read_text())
+    name = "resume_session_id_openssl"          # two connections, neither in this key log
+    out = run(CAPTURES / (name + ".pcap"), "--keylog", keylog)
+    assert out.returncode == 0
+    assert " ".join(out.stdout.split()).count(
+        "decrypted: no (key log has 1 secret, none for this client random; 2 key log lines "
+        "not understood)") == 2
+    (warning,) = out.stderr.splitlines()
+    assert warning == ("scapy-tls-hs dissect: warning: key log %s: 2 lines not understood "
+                       "(skipped)" % keylog)
+
+
+@pytest.mark.parametrize("env", [{"PYTHONIOENCODING": "ascii"},
+                                 {"LANG": "C", "LC_ALL": "C", "PYTHONUTF8": "0",
+                                  "PYTHONCOERCECLOCALE": "0", "PYTHONIOENCODING": ""}])
+def test_ascii_only_terminal(env):
+    out = run(CAPTURES / (ECDHE + ".pcap"), "--keylog", CAPTURES / (ECDHE + ".keylog"),
+              "--data", env=env)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert "full handshake | x25519 | session id: none" in out.stdout
+    assert "\u00b7" not in out.stdout and "#1   127.0.0.1:56928" in out.stdout
+
+
+def test_names_the_terminal_cannot_show_are_escaped(tmp_path):
+    """A certificate subject with characters an ASCII stdout cannot encode: escaped, never
+    an encoding error."""
+    from scapy_tls_hs.capture.ladder import render
+    from scapy_tls_hs.capture.dissect import dissect_capture
+    import io
+    reports = dissect_capture(CAPTURES / (ECDHE + ".pcap"))
+    chain = reports[0].certificates[0]
+    chain._names = ("CN=caf\u00e9 \u2192 server", "CN=r\u00f6ot")
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="backslashreplace")
+    stream.write(render(reports, ascii=True))
+    stream.flush()
+    text = stream.buffer.getvalue().decode("ascii")
+    assert "subject: CN=caf\\xe9 \\u2192 server" in text
+
+
+@pytest.mark.parametrize("args, error", [
+    ((), "give a CAPTURE file or --interface IFACE"),
+    (("x.pcap", "--interface", "lo"), "give a CAPTURE file or --interface IFACE"),
+    (("x.pcap", "--count", "3"), "--count goes with --interface"),
+    (("x.pcap", "--bpf", "tcp"), "--bpf goes with --interface"),
+    (("--interface", "lo", "--count", "0"), "--count must be at least 1"),
+    (("--interface", "lo", "--duration", "-1"), "--duration must be positive"),
+])
+def test_capture_and_interface_options_are_checked(args, error):
+    out = run(*args)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr == "scapy-tls-hs dissect: %s" % error + out.stderr[
+        len("scapy-tls-hs dissect: %s" % error):]
+    assert out.stderr.count("\n") == 1 and error in out.stderr
+
+
+def test_readme_dissect_example_is_the_real_output():
+    """README "Dissect a capture": the lines shown (up to "...") are what the command prints
+    in 80 columns."""
+    readme = (PCAPS.parent / "README.md").read_text()
+    section = readme[readme.index("## Dissect a capture"):]
+    block = section[section.index("```\n") + 4:]
+    block = block[:block.index("```")]
+    command, *shown = block.splitlines()
+    assert command.startswith("$ scapy-tls-hs dissect ")
+    import shlex
+    out = subprocess.run([sys.executable, "-m", "scapy_tls_hs"] + shlex.split(command)[2:],
+                         cwd=PCAPS.parent, capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, COLUMNS="80"))
+    assert out.returncode == 0 and out.stderr == ""
+    shown = shown[:shown.index("      ...")]
+    assert out.stdout.splitlines()[:len(shown)] == shown
+
+
+def test_progress_bar_of_a_gzip_capture(tmp_path):
+    """The bar follows the compressed bytes read: on the terminal, erased, never on stdout."""
+    import gzip
+    name = "big_cert_chain_multisegment"
+    packed = tmp_path / (name + ".pcap.gz")
+    packed.write_bytes(gzip.compress((CAPTURES / (name + ".pcap")).read_bytes()))
+    stdout, tty = _run_with_stderr_on_a_pty(["dissect", packed, "--json"])
+    assert "reading" in tty and tty.endswith("\r\x1b[K")
+    assert "\x1b" not in stdout and "reading" not in stdout
+    assert [json.loads(line)["messages"][0] for line in stdout.splitlines()] == [
+        "C:client_hello"]

@@ -82,6 +82,25 @@ def test_readable_report_fits_80_columns_and_marks_differences(identity):
     assert "#2" not in proc.stdout
 
 
+def test_chromium_hello_replays_to_completion(pki):
+    """README's command: a headless Chromium's TLS 1.3 hellos (GREASE, X25519MLKEM768 beside
+    x25519, ECH GREASE ...) against OpenSSL 3.0 s_server -tls1_3, as the capture's was."""
+    from tests.peers.process import Peer, free_port
+    port = free_port()
+    argv = ["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-naccept", "10",
+            "-cert", pki.ecdsa_cert, "-key", pki.ecdsa_key, "-www", "-tls1_3"]
+    with Peer(argv, port=port):
+        proc = run("pcaps/tls13_chromium_openssl.pcap", "--to", "127.0.0.1:%d" % port,
+                   "--keylog", "pcaps/tls13_chromium_openssl.keylog")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    lines = [line.strip() for line in proc.stdout.splitlines()]
+    assert lines.count("now:  handshake complete") == 2
+    assert lines.count("version            TLS 1.3") == 2
+    assert lines.count("group              x25519") == 2
+    assert lines.count("no difference") == 2
+    assert not any(line.startswith("note:") for line in lines)
+
+
 def test_sni_override(identity, pki):
     """--sni other.test: s_server answers that name with its second certificate (and an
     empty server_name to say so); to any other name (the captured server.test) it adds a

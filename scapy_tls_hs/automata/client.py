@@ -13,7 +13,12 @@ Rules of this module:
 - Reads block on the socket (``poll`` through ``TCPStream.select``) with a timeout; no busy
   polling. Each waiting state has its timer: the handshake states and APP_DATA use
   ``timeout``, RECEIVING the short ``idle_timeout`` (the answer is over when the server goes
-  quiet), CLOSING the wait for the server's close_notify.
+  quiet), CLOSING the wait for the server's close_notify; and no timer runs past the run's
+  deadline, ``timeout`` seconds after it started (a ``Deadline``): a server that never stops
+  sending is cut there, with an error.
+- Memory is bounded whatever the server sends: at most ``max_receive`` bytes of its data are
+  kept (more ends the read, with an error), and the core's event and message lists are
+  trimmed as they grow (``EventBound``: the handshake, the first records, counts).
 - Whatever goes wrong ends in a final state (CLOSED or ERROR) that returns a ``ClientResult``:
   ``run()`` never raises for a failing server; the alert the core queued is sent first.
   Only bad options (unknown suite, unreadable key file) raise, from ``run()``.
@@ -46,11 +51,12 @@ from ..codec.records import MAX_RECORD_LENGTH
 from ..errors import AlertError, TLSError
 from .client_result import ClientResult
 from .phases import CLIENT_STATES as _CORE_TO_OURS, ORDER as _ORDER, core_state_map
-from .stream import ConnectionIO, KeylogWriter, TCPStream, group_list, own_timers
+from .stream import (ConnectionIO, Deadline, EventBound, KeylogWriter, TCPStream, group_list,
+                     own_timers)
 
 __all__ = ["TLSClientAutomaton", "ClientResult", "client_config", "core_state_map"]
 
-MAX_RECEIVED = 1 << 20          # keep at most 1 MiB of the server's data in the result
+MAX_RECEIVED = 1 << 20          # default max_receive: 1 MiB of the server's data
 IDLE_TIMEOUT = 0.5              # after the server's last data, wait this long for more
 CLOSE_WAIT = 1.0                # after our close_notify, wait at most this for the server's
 
@@ -79,7 +85,7 @@ def client_config(server=None, *, version=None, versions=None, min_version=None,
                   ciphers=None, sni=None, alpn=None, cert=None, key=None, cafile=None,
                   session=None, ems=True, etm=True, tickets=True, client_hello=None,
                   groups=None, sig_schemes=None, verify_hostname=None, early_data=None,
-                  key_shares=None):
+                  key_shares=None, record_size_limit=None):
     """A ``ClientConfig`` from the automaton's options (the CLI's flags).
 
     ``sni`` defaults to ``server`` when that is a host name (never an IP address, RFC 6066
@@ -88,7 +94,8 @@ def client_config(server=None, *, version=None, versions=None, min_version=None,
     ``server`` (as curl and OpenSSL check it). ``groups``: names (``"x25519"``) or code
     points, the first one gets the TLS 1.3 key share. ``early_data`` (bytes or str) is
     sent as 0-RTT data when ``session`` allows it; ``key_shares`` ({group: EphemeralKey})
-    are the private halves of the shares of a ``client_hello`` given as is.
+    are the private halves of the shares of a ``client_hello`` given as is;
+    ``record_size_limit`` is offered (RFC 8449) when given.
     """
     from ..connection.config import ClientConfig
     if sni is None and server and not _is_ip(server):
@@ -108,6 +115,8 @@ def client_config(server=None, *, version=None, versions=None, min_version=None,
         kwargs["early_data"] = _bytes(early_data)
     if key_shares is not None:
         kwargs["key_shares"] = dict(key_shares)
+    if record_size_limit is not None:
+        kwargs["record_size_limit"] = record_size_limit
     return ClientConfig(**kwargs)
 
 
@@ -135,18 +144,27 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
     (a ``TLSClientHello`` packet, codec ``ClientHello`` or bytes, sent as is), ``config`` (a
     prebuilt ``ClientConfig`` replacing the protocol options), ``sock`` (an already connected
     TCP socket), ``idle_timeout`` (how long the server may stay quiet once it has answered),
+    ``max_receive`` (bytes of the server's data kept; more ends the read, with an error),
     ``tamper`` (``f(msg_type, body) -> body or None``, called on each handshake message we
-    send).
+    send; or ``f(message)``: the message as a scapy_tls_hs layer, returning a packet, bytes
+    or None), ``renegotiate`` (TLS 1.0-1.2: renegotiate after the handshake, before ``data``),
+    ``record_size_limit`` (offered, RFC 8449).
     """
 
     def __init__(self, server=None, dport=443, **options):
-        self.timeout = own_timers(type(self).timeout)
+        self.deadline = Deadline()
+        self.timeout = own_timers(type(self).timeout, self.deadline)
         stream = TCPStream(None, timeout=options.get("timeout") or 10.0)
         # Scapy's Automaton takes ``sock`` (our stream) and ``session`` (a Scapy session)
         # for itself: the user's connected socket and TLS session travel under other names.
         options["tcp_socket"] = options.pop("sock", None)
         options["tls_session"] = options.pop("session", None)
         super().__init__(server, dport, sock=stream, **options)
+        if options.get("config") is None:
+            # Bad options fail here (ValueError naming them), not later in run(); the
+            # config made now is the one run() uses.
+            self.parse_args(*self.init_args, **self.init_kargs)
+            self.init_kargs["config"] = self.config
 
     def parse_args(self, server=None, dport=443, version=None, versions=None, ciphers=None,
                    sni=None, alpn=None, cert=None, key=None, cafile=None, data=None,
@@ -154,7 +172,8 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
                    ems=True, etm=True, tickets=True, groups=None, sig_schemes=None,
                    idle_timeout=IDLE_TIMEOUT, tamper=None, tcp_socket=None, tls_session=None,
                    sock=None, verify_hostname=None, min_version=None, early_data=None,
-                   key_update=False, key_shares=None, **kargs):
+                   key_update=False, key_shares=None, max_receive=MAX_RECEIVED,
+                   renegotiate=False, record_size_limit=None, **kargs):
         super().parse_args(**kargs)
         session = tls_session if tls_session is not None else session
         if config is None:
@@ -164,7 +183,8 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
                                    session=session, ems=ems, etm=etm, tickets=tickets,
                                    client_hello=client_hello, groups=groups,
                                    sig_schemes=sig_schemes, verify_hostname=verify_hostname,
-                                   early_data=early_data, key_shares=key_shares)
+                                   early_data=early_data, key_shares=key_shares,
+                                   record_size_limit=record_size_limit)
         elif session is not None or early_data is not None or key_shares is not None:
             # A shallow copy keeps the loaded certificates and resolved suites.
             config = copy.copy(config)
@@ -177,6 +197,9 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
         self.config = config
         # The KeyUpdate is the automaton's to send, after the handshake and before ``data``.
         self.key_update = bool(key_update)
+        # RFC 5746 renegotiation, started after the handshake; our data waits for its end.
+        self.renegotiate = bool(renegotiate)
+        self._renegotiation_running = False
         self.server, self.dport = server, int(dport)
         self.given_socket = tcp_socket
         if isinstance(data, str):
@@ -191,9 +214,12 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
         for state, timers in self.timeout.items():
             for timer in timers:
                 timer.set(waits.get(state, self.read_timeout))
+        self.max_receive = max(0, int(max_receive))
         self.conn = None
         self.pending = bytearray()      # received, not yet handed to the core
         self.received = bytearray()
+        self.receive_full = False       # more than max_receive came: the read is over
+        self.bound = EventBound()
         self.errors = []
         self.started_at = None
 
@@ -271,6 +297,7 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
             self._write_keylog()
             raise self.ERROR()
         self._on_events(events)
+        self.bound.trim(self.conn)
         self._write_keylog()
         self._flush()
 
@@ -278,7 +305,11 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
         for ev in events:
             kind = type(ev).__name__
             if kind == "ApplicationData":
-                room = MAX_RECEIVED - len(self.received)
+                room = self.max_receive - len(self.received)
+                if len(ev.data) > room and not self.receive_full:
+                    self.receive_full = True
+                    self._error("received more than %d bytes (max_receive): read stopped"
+                                % self.max_receive)
                 if room > 0:
                     self.received += ev.data[:room]
             elif kind == "Alert" and ev.description != "close_notify" and ev.level != 2:
@@ -314,6 +345,8 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
             if record is None:
                 return
             self._feed(record)
+            if self.receive_full and self.state.state != _CLOSING:
+                raise self.CLOSING()
 
     def _follow_core(self, targets):
         target = self._state_for(self.conn.state)
@@ -335,6 +368,8 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
     def _state_for(self, core_state):
         """The automaton state that matches the core's ``core_state``; None to stay."""
         here = self.state.state
+        if here in _AFTER_HANDSHAKE and getattr(self.conn, "renegotiating", False):
+            return None     # a renegotiation runs inside the connection: the core's business
         target = _CORE_TO_OURS.get(core_state, here)
         if target == _HANDSHAKE_DONE and here in _AFTER_HANDSHAKE:
             target = _ANSWERING if self.received and here != _CLOSING else here
@@ -350,8 +385,11 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
 
     def result(self):
         elapsed = None if self.started_at is None else time.monotonic() - self.started_at
-        return ClientResult(self.conn, client=self.sock.local, server=self.sock.peer,
-                            received=self.received, errors=self.errors, elapsed=elapsed)
+        self.bound.trim(self.conn)
+        result = ClientResult(self.conn, client=self.sock.local, server=self.sock.peer,
+                              received=self.received, errors=self.errors, elapsed=elapsed)
+        result.messages_dropped = self.bound.dropped
+        return result
 
     # -- states --------------------------------------------------------------------------
 
@@ -359,10 +397,12 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
     def BEGIN(self):
         """Open the TCP connection (or take the socket we were given)."""
         from ..connection.client import ClientConnection
+        from .tamper import connection_tamper
         self.started_at = time.monotonic()
+        self.deadline.at = self.started_at + self.read_timeout
         self.conn = ClientConnection(self.config)
         if self.tamper is not None:
-            self.conn.tamper = self.tamper
+            self.conn.tamper = connection_tamper(self.tamper, self.conn)
         if self.given_socket is not None:
             self.sock.attach(self.given_socket)
             return
@@ -451,6 +491,8 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
         """Handshake done: the KeyUpdate when asked (TLS 1.3), our data, then wait for the
         answer (also to 0-RTT data the server accepted, when there is no data to send)."""
         self._write_keylog()
+        if self.renegotiate and self._start_renegotiation():
+            return
         if self.key_update:
             self._send_key_update()
         if not self.data:
@@ -480,14 +522,36 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
             self._error("key update: %s" % exc)
             raise self.ERROR()
 
+    def _start_renegotiation(self):
+        """True when a new handshake started. Our data waits for its end: OpenSSL takes no
+        application data in the middle of a renegotiation."""
+        self.renegotiate = False
+        try:
+            self.conn.renegotiate()
+        except TLSError as exc:
+            self._error("no renegotiation: %s" % exc)
+            return False
+        self._flush()
+        self._renegotiation_running = True
+        return True
+
+    def _renegotiation_over(self):
+        if self._renegotiation_running and not self.conn.renegotiating:
+            self._renegotiation_running = False
+            if not self.conn.renegotiations:
+                self._error("the server refused to renegotiate (no_renegotiation)")
+            raise self.APP_DATA()
+
     @ATMT.condition(APP_DATA)
     def pending_answer(self):
         self._consume(self.RECEIVING, self.CLOSED)
+        self._renegotiation_over()
 
     @ATMT.receive_condition(APP_DATA)
     def first_answer(self, chunk):
         self.pending += chunk
         self._consume(self.RECEIVING, self.CLOSED)
+        self._renegotiation_over()
 
     @ATMT.state()
     def RECEIVING(self):
@@ -502,6 +566,10 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
     def more_answer(self, chunk):
         self.pending += chunk
         self._consume(self.CLOSED)
+        # Re-entering RECEIVING re-arms its timer: a server that never pauses would never
+        # let it fire, so the run's deadline is checked here too.
+        if self.deadline.passed():
+            self._answer_cut()
         raise self.RECEIVING()
 
     @ATMT.state()
@@ -558,6 +626,13 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
 
     @ATMT.timeout(RECEIVING, 10)
     def answer_over(self):
+        if self.deadline.passed():
+            self._answer_cut()
+        raise self.CLOSING()
+
+    def _answer_cut(self):
+        self._error("timeout: the server was still sending after %gs: read stopped"
+                    % self.read_timeout)
         raise self.CLOSING()
 
     @ATMT.timeout(CLOSING, 10)

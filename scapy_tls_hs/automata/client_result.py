@@ -10,7 +10,9 @@ __all__ = ["ClientResult"]
 class ClientResult:
     """What one client connection did: the ``client --json`` fields as attributes (and
     ``to_dict()``), plus ``session`` (pass it as ``session=`` to resume), ``events`` (every
-    record sent and received, in order) and ``packets`` (the same as Scapy packets).
+    record sent and received, in order; bounded: the handshake and the first application
+    data records, ``messages_dropped`` counting the records ``messages`` no longer lists)
+    and ``packets`` (the same as Scapy packets).
 
     The fields shared with every other report come from the connection's one
     ``HandshakeSummary`` (``summary``); only ``client``, ``server``, ``handshake_complete``,
@@ -25,6 +27,7 @@ class ClientResult:
         self.received_bytes = bytes(received)
         self.errors = list(errors)
         self.elapsed = elapsed
+        self.messages_dropped = 0
         self.summary = HandshakeSummary.from_connection(conn)
         for key, value in self.summary.fields().items():
             setattr(self, key, value)

@@ -9,28 +9,42 @@ Rules of this module:
 - At most ``max_workers`` connections are served at once; beyond that, new clients wait in the
   kernel's accept queue (never an unbounded queue of ours). Threads are started on demand
   and kept for the next connections.
+- Slow clients cannot lock new ones out: when every worker is busy, the serving thread
+  watches the accept queue itself, and when a client waits there it ends the connection
+  idle the longest (no bytes either way for at least ``EVICT_IDLE`` seconds) to make room
+  (``TLSServerAutomaton.evict``; its report says so). Each automaton also bounds its own
+  connection in time (lifetime, request head due, minimum rate).
 - What connections share is built once here: the ``ServerConfig`` (certificates and keys
   loaded once) and one ``ServerContext`` (session cache, ticket keys, the tickets already
   used for 0-RTT, the HelloRetryRequest cookie key, CA names), so any connection can resume
   a session made by another and a 0-RTT ticket is accepted once, server-wide.
-- Nothing polls: workers block in ``accept()`` or on a condition; ``stop()`` shuts the
-  listening socket down, which wakes them.
+- Nothing polls: workers block in ``accept()`` or on a condition, the serving thread on the
+  condition or (every worker busy) on the listening socket and a wake-up socket; ``stop()``
+  shuts the listening socket down, which wakes them.
 - A client that connects and closes without sending a byte (a port probe, e.g. a test
   waiting for the port) is not a served connection: it is neither reported nor counted
   against ``max_connections``. With ``max_connections``, a connection is accepted only while
   served + in progress < max_connections, so never more are served.
 """
+import select
 import signal
 import socket
 import threading
 
 from .server import TLSServerAutomaton, server_config
 
-__all__ = ["TLSListener", "serve"]
+__all__ = ["TLSListener", "serve", "EVICT_IDLE"]
+
+# A connection idle this long (seconds, no bytes either way) may be ended to make room for a
+# new client when every worker is busy: far above a good client's pause between flights.
+EVICT_IDLE = 1.0
+# After ending one, how long to wait for its worker to come back before ending another.
+EVICT_GRACE = 1.0
 
 _CONFIG_OPTIONS = ("cert", "key", "version", "versions", "min_version", "ciphers",
                    "client_auth", "cafile", "alpn", "tickets", "session_cache", "ticket_keys",
-                   "identities", "ems", "etm", "groups", "early_data")
+                   "identities", "ems", "etm", "groups", "early_data", "renegotiation",
+                   "record_size_limit")
 
 
 class TLSListener:
@@ -74,6 +88,10 @@ class TLSListener:
         self._stopping = False
         self._sock = None
         self._thread = None
+        self._active = set()      # the automata being served (for making room)
+        self._watching = False    # the serving thread waits on the listening socket
+        self._wake = None         # (reader, writer): wakes it from there
+        self.evicted = 0          # connections ended early to make room
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -104,6 +122,7 @@ class TLSListener:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
+            self._wake_up()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
@@ -134,11 +153,13 @@ class TLSListener:
     def serve(self):
         """Serve until done; returns the number of connections served."""
         self.bind()
+        self._wake = socket.socketpair()
+        self._wake[1].setblocking(False)
         try:
             with self._cond:
                 self._spawn()
-                while not self._done():
-                    self._cond.wait()
+            while self._watch():
+                pass
         finally:
             with self._cond:
                 self._stopping = True
@@ -148,7 +169,69 @@ class TLSListener:
             except OSError:
                 pass
             self._sock.close()
+            with self._cond:
+                wake, self._wake = self._wake, None
+            for s in wake:
+                s.close()
         return self.served
+
+    def _full(self):
+        """Every worker busy and none may be added: nobody is in accept()."""
+        return self._accepting == 0 and self._workers >= self.max_workers
+
+    def _wake_up(self):
+        """Wake the serving thread from its wait on the listening socket (lock held)."""
+        if self._wake is not None:
+            try:
+                self._wake[1].send(b"w")
+            except OSError:           # full: it is being woken already
+                pass
+
+    def _watch(self):
+        """One round of the serving thread: wait until every worker is busy, then until a
+        client waits in the accept queue, and make room for it. False once serving is over."""
+        with self._cond:
+            while not self._done() and not self._full():
+                self._cond.wait()
+            if self._done():
+                return False
+            self._watching = True
+        try:
+            poller = select.poll()
+            poller.register(self._sock.fileno(), select.POLLIN)
+            poller.register(self._wake[0].fileno(), select.POLLIN)
+            ready = {fd for fd, _ in poller.poll()}
+        finally:
+            with self._cond:
+                self._watching = False
+        if self._wake[0].fileno() in ready:
+            try:
+                self._wake[0].recv(4096)
+            except OSError:
+                pass
+        if self._sock.fileno() not in ready:
+            return True
+        with self._cond:
+            if self._full() and not self._done():
+                wait = self._make_room()
+                self._cond.wait_for(lambda: self._done() or not self._full(), wait)
+        return True
+
+    def _make_room(self):
+        """End the connection idle the longest, when it has been idle ``EVICT_IDLE``
+        seconds; returns how long to wait before looking again (lock held)."""
+        idlest, idle = None, -1.0
+        for atmt in self._active:
+            if atmt.evicted is None:
+                seconds = atmt.idle_seconds()
+                if seconds > idle:
+                    idlest, idle = atmt, seconds
+        if idlest is None or idle < EVICT_IDLE:
+            return EVICT_IDLE - max(idle, 0.0)
+        idlest.evict("idle for %.1fs while all %d workers were busy and a new client waited"
+                     % (idle, self.max_workers))
+        self.evicted += 1
+        return EVICT_GRACE
 
     def _spawn(self):
         """Start one more worker (caller holds the lock)."""
@@ -193,16 +276,32 @@ class TLSListener:
                 continue
             with self._cond:
                 self._accepting -= 1
-                if self._accepting == 0 and self._workers < self.max_workers:
-                    self._spawn()
+                if self._accepting == 0:
+                    if self._workers < self.max_workers:
+                        self._spawn()
+                    else:           # full: the serving thread watches the accept queue
+                        self._cond.notify_all()
             report = None
             try:
                 report = run_automaton(sock, addr, self.config, self.options,
-                                       self.context)
+                                       self.context, self._track)
             finally:
                 self._finish(report)
                 with self._cond:
                     self._accepting += 1
+                    if self._accepting == 1 and self._workers >= self.max_workers:
+                        # The pool was full: the serving thread may be waiting on it.
+                        self._cond.notify_all()
+                        if self._watching:
+                            self._wake_up()
+
+    def _track(self, atmt, serving):
+        """``run_automaton`` says when an automaton starts and stops serving."""
+        with self._cond:
+            if serving:
+                self._active.add(atmt)
+            else:
+                self._active.discard(atmt)
 
     def _finish(self, report):
         probe = report is None or (not report.get("bytes_received")
@@ -233,12 +332,15 @@ def _context(config):
     return ServerContext.from_config(config)
 
 
-def run_automaton(sock, addr, config, options, context=None):
-    """Serve one accepted connection with a fresh automaton; always returns a report."""
+def run_automaton(sock, addr, config, options, context=None, track=None):
+    """Serve one accepted connection with a fresh automaton; always returns a report.
+    ``track(atmt, serving)`` is told when the automaton starts and stops serving."""
     atmt = None
     try:
         atmt = TLSServerAutomaton(sock=sock, config=config, inline=True, context=context,
                                   **options)
+        if track is not None:
+            track(atmt, True)
         report = atmt.run_inline()
         if report is None:
             raise RuntimeError("automaton stopped without a report")
@@ -260,6 +362,8 @@ def run_automaton(sock, addr, config, options, context=None):
         return report
     finally:
         if atmt is not None:
+            if track is not None:
+                track(atmt, False)
             with atmt.started:       # the control thread has finished
                 pass
             atmt.destroy()

@@ -7,6 +7,13 @@ Rules of this module:
 - Reads block on the socket (Scapy's select, here ``poll``) with a timeout: the whole handshake
   must end within ``timeout`` seconds (WAIT), and once it is done the client may stay silent
   at most ``timeout`` seconds between two records (APP_DATA). No busy polling anywhere.
+- What a connection may take is bounded, whatever the client does: the whole connection
+  lasts at most ``lifetime`` seconds; after the handshake an HTTP request head must be
+  complete within ``timeout`` seconds and at most ``MAX_REQUEST_HEAD`` bytes (scanned once:
+  each arrival only), and the client must send at least ``min_rate`` bytes/s of data over
+  each ``timeout``-long window; the core's record and message lists are trimmed (``EventBound``)
+  and at most ``MAX_REPORTED`` bytes of the client's data are kept for the report. The
+  listener may end an idle connection early to make room for a new one (``evict()``).
 - Whatever goes wrong ends in a final state (CLOSED or ERROR) that returns the report: a
   failing client never raises out of ``run()``; the alert the core queued is sent first.
 - Nothing here is shared between connections except the read-only ``ServerConfig`` and the
@@ -25,24 +32,28 @@ States::
     WAIT/APP_DATA  --(alert, bad bytes, handshake timeout, EOF in the handshake)-->  ERROR
 """
 import socket
+import time
 
 from scapy.automaton import ATMT, Automaton
 
 from ..errors import AlertError, TLSError
 from ..connection.summary import HandshakeSummary
 from ..registry import VERSIONS
-from .stream import (LINGER_SECONDS, ConnectionIO, KeylogWriter, TCPStream, group_list,
-                     own_timers)
+from .stream import (LINGER_SECONDS, ConnectionIO, Deadline, EventBound, KeylogWriter,
+                     TCPStream, group_list, own_timers)
 
-__all__ = ["TLSServerAutomaton", "TCPStream", "server_config", "http_response"]
+__all__ = ["TLSServerAutomaton", "TCPStream", "server_config", "http_response", "RequestHead"]
 
 MAX_REPORTED = 1 << 20          # keep at most 1 MiB of what the client sent for the report
+MAX_REQUEST_HEAD = 32 << 10     # a longer HTTP request head gets 431 (nginx allows 32 KiB)
+LIFETIME = 120.0                # default total budget of one connection, in seconds
+MIN_RATE = 16.0                 # default bytes/s a client must send after the handshake
 
 
 def server_config(cert=None, key=None, *, version=None, versions=None, min_version=None,
                   ciphers=None, client_auth="none", cafile=None, alpn=None, tickets=True,
                   session_cache=None, ticket_keys=None, identities=(), ems=True, etm=True,
-                  groups=None, early_data=0):
+                  groups=None, early_data=0, renegotiation=True, record_size_limit=None):
     """A ``ServerConfig`` from the automaton's options (the CLI's flags). Built once by the
     listener and shared by every connection: certificates and keys are loaded here.
     ``groups``: names or code points, the server's preference; ``early_data``: how many
@@ -69,7 +80,28 @@ def server_config(cert=None, key=None, *, version=None, versions=None, min_versi
         kwargs["early_data_max"] = int(early_data)
     if not tickets:
         kwargs["tickets13"] = 0
+    if not renegotiation:
+        kwargs["renegotiation"] = False
+    if record_size_limit is not None:
+        kwargs["record_size_limit"] = record_size_limit
     return ServerConfig(**kwargs)
+
+
+def parse_renegotiate_after(text):
+    """``--renegotiate-after``: ``30s`` (seconds after the handshake) or ``65536`` / ``64k``
+    / ``1M`` (bytes of application data received): ``("seconds" | "bytes", amount)``."""
+    text = str(text).strip().lower()
+    units = {"s": ("seconds", 1), "k": ("bytes", 1024), "m": ("bytes", 1 << 20)}
+    kind, scale = units.get(text[-1:], ("bytes", 1))
+    number = text[:-1] if text[-1:] in units else text
+    try:
+        amount = float(number) * scale
+    except ValueError:
+        amount = -1
+    if not amount > 0:
+        raise ValueError("--renegotiate-after takes seconds (30s) or bytes (65536, 64k, 1M), "
+                         "not %r" % text)
+    return kind, amount
 
 
 def http_response(session, resumed=False):
@@ -90,13 +122,48 @@ _HTTP_METHODS = (b"GET ", b"HEAD ", b"POST ", b"PUT ", b"DELETE ", b"OPTIONS ", 
                  b"CONNECT ", b"TRACE ")
 
 
+def http_error(status, reason):
+    head = ("HTTP/1.1 %d %s\r\nServer: scapy-tls-hs\r\nContent-Length: 0\r\n"
+            "Connection: close\r\n\r\n" % (status, reason))
+    return head.encode()
+
+
+class RequestHead:
+    """The client's HTTP request head as it arrives. ``feed(data)`` is True once it is
+    complete (its blank line is in), at once for anything that is not HTTP, False while more
+    is needed; ``too_large`` once more than ``limit`` bytes came without the blank line.
+    Each byte is looked at once (the last three bytes of the previous arrivals are kept, for
+    a blank line split between two), so a head that never ends costs linear time, and
+    nothing of it is kept."""
+
+    __slots__ = ("limit", "size", "start", "tail", "too_large")
+
+    def __init__(self, limit=MAX_REQUEST_HEAD):
+        self.limit = limit
+        self.size = 0
+        self.start = b""            # the first 8 bytes: the method
+        self.tail = b""
+        self.too_large = False
+
+    def feed(self, data):
+        data = bytes(data)
+        if len(self.start) < 8:
+            self.start += data[:8 - len(self.start)]
+        window = self.tail + data
+        if b"\r\n\r\n" in window or b"\n\n" in window:
+            return True
+        head = self.start
+        if not any(m.startswith(head) or head.startswith(m) for m in _HTTP_METHODS):
+            return True
+        self.tail = window[-3:]
+        self.size += len(data)
+        self.too_large = self.size > self.limit
+        return False
+
+
 def _request_complete(data):
     """An HTTP request is answered once its headers are in; anything else at once."""
-    if b"\r\n\r\n" in data or b"\n\n" in data:
-        return True
-    head = bytes(data[:8])
-    looks_http = any(m.startswith(head) or head.startswith(m) for m in _HTTP_METHODS)
-    return not looks_http
+    return RequestHead(limit=len(data) + 1).feed(data)
 
 
 class TLSServerAutomaton(ConnectionIO, Automaton):
@@ -106,20 +173,35 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
     sent). Options mirror ``scapy-tls-hs server``: ``cert, key, host, port, version (highest
     served) or versions, min_version, ciphers, client_auth, cafile, keylog, echo, tickets,
     alpn, timeout, groups`` (server preference), ``early_data`` (bytes of TLS 1.3 0-RTT
-    data accepted; 0 refuses it) (and ``ems``, ``etm``: do the extensions when the client
-    offers them); ``config`` (a prebuilt ``ServerConfig``) replaces the protocol options,
+    data accepted; 0 refuses it), ``lifetime`` (seconds the whole connection may last; 0
+    or None: no bound), ``min_rate`` (bytes/s of application data the client must send
+    after the handshake, over each ``timeout``-long window; 0: no minimum) (and ``ems``,
+    ``etm``: do the extensions when the client offers them); ``config`` (a prebuilt
+    ``ServerConfig``) replaces the protocol options,
     ``context`` (a ``ServerContext``: session cache, ticket keys, used 0-RTT tickets, shared
     by the listener's connections), ``response``
-    (bytes) replaces the HTTP answer, ``tamper`` (``f(msg_type, body) -> body or None``) may
-    change each handshake message we send (to test clients).
+    (bytes) replaces the HTTP answer, ``tamper`` (``f(msg_type, body) -> body or None``, or
+    ``f(message)`` with the message as a scapy_tls_hs layer returning a packet, bytes or
+    None) may change each handshake message we send (to test clients); ``renegotiation``
+    (False: refuse client renegotiation), ``renegotiate_after`` ("30s", "64k": send a
+    HelloRequest that long after the handshake), ``record_size_limit`` (RFC 8449 answer).
     """
 
     def __init__(self, sock=None, *, inline=False, **options):
-        self.timeout = own_timers(type(self).timeout)
+        # Read by the listener's thread from the moment the automaton exists (parse_args
+        # may run later, in run_inline): why it was ended early, when bytes last moved.
+        self.evicted = None
+        self.last_io = time.monotonic()
+        self.deadline = Deadline()
+        self.timeout = own_timers(type(self).timeout, self.deadline)
         self._inline = inline
         stream = sock if isinstance(sock, TCPStream) else TCPStream(
             sock, timeout=options.get("timeout") or 10.0)
         super().__init__(sock=stream, **options)
+        if options.get("config") is None:
+            # Bad options fail here (ValueError naming them), not in run().
+            self.parse_args(*self.init_args, **self.init_kargs)
+            self.init_kargs["config"] = self.config
 
     def _do_start(self, *args, **kargs):
         # (Overridden rather than ``start``: Scapy's build_graph() follows the names a state
@@ -151,7 +233,9 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
                    echo=False, tickets=True, alpn=None, timeout=10.0, response=None,
                    config=None, session_cache=None, ticket_keys=None, identities=(),
                    sock=None, listen_socket=None, tamper=None, ems=True, etm=True,
-                   min_version=None, groups=None, early_data=0, context=None, **kargs):
+                   min_version=None, groups=None, early_data=0, context=None,
+                   lifetime=LIFETIME, min_rate=MIN_RATE, renegotiation=True,
+                   renegotiate_after=None, record_size_limit=None, **kargs):
         super().parse_args(**kargs)
         if config is None:
             config = server_config(cert, key, version=version, versions=versions,
@@ -159,8 +243,15 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
                                    client_auth=client_auth, cafile=cafile, alpn=alpn,
                                    tickets=tickets, session_cache=session_cache,
                                    ticket_keys=ticket_keys, identities=identities, ems=ems,
-                                   etm=etm, groups=groups, early_data=early_data)
+                                   etm=etm, groups=groups, early_data=early_data,
+                                   renegotiation=renegotiation,
+                                   record_size_limit=record_size_limit)
         self.config = config
+        # RFC 5746: a HelloRequest once this much time passed or data came after the handshake.
+        if isinstance(renegotiate_after, (str, int, float)):
+            renegotiate_after = parse_renegotiate_after(renegotiate_after)
+        self.renegotiate_after = renegotiate_after
+        self._renegotiate_due = None
         self.context = context
         self.host, self.port = host, port
         self.listen_socket = listen_socket
@@ -175,13 +266,20 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
             timer.set(self.read_timeout)
         for timer in self.timeout[self.CLOSING.atmt_state]:
             timer.set(min(self.read_timeout, LINGER_SECONDS))
+        self.lifetime = float(lifetime) if lifetime else None
+        self.min_rate = float(min_rate or 0)
         self.conn = None
         self.received = bytearray()
-        self.request = bytearray()
+        self.request = RequestHead()
         self.early = bytearray()        # 0-RTT data, answered once the handshake is done
         self.errors = []
         self.bytes_in = 0
+        self.data_in = 0                # application data bytes (what the rate counts)
         self.answered = False
+        self.bound = EventBound()
+        self.started_at = self.last_io = self.last_in = time.monotonic()
+        self.request_due = None         # when the HTTP request head must be complete
+        self.window = None              # [start, data_in at start] of the rate window
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -189,6 +287,7 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
         """Hand the bytes to the core, send its answer, return the events. A protocol error
         ends in ERROR after the queued alert went out."""
         self.bytes_in += len(chunk)
+        self.last_io = self.last_in = time.monotonic()
         try:
             events = self.conn.receive_data(bytes(chunk))
         except AlertError as exc:
@@ -203,6 +302,7 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
         for ev in events:
             kind = type(ev).__name__
             if kind == "ApplicationData":
+                self.data_in += len(ev.data)
                 if len(self.received) < MAX_REPORTED:
                     self.received += ev.data[:MAX_REPORTED - len(self.received)]
                 self._on_application_data(ev.data)
@@ -218,6 +318,8 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
                     raise self.ERROR()
                 else:
                     self._error("received warning alert %s" % ev.description)
+        self.bound.trim(self.conn)
+        self._maybe_renegotiate(time.monotonic())
         self._write_keylog()
         self._flush()
         if closed:
@@ -254,14 +356,19 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
             return
         if self.answered:
             return
-        self.request += data
-        if _request_complete(self.request):
+        if self.request.feed(data):
             answer = (self.response if self.response is not None
                       else http_response(self.session, self.conn.resumed))
-            self.conn.send_application_data(answer)
-            # "Connection: close": close_notify leaves with the answer, in one segment.
-            self.conn.close()
-            self.answered = True
+        elif self.request.too_large:
+            self._error("HTTP request head larger than %d bytes: answered 431"
+                        % self.request.limit)
+            answer = http_error(431, "Request Header Fields Too Large")
+        else:
+            return
+        self.conn.send_application_data(answer)
+        # "Connection: close": close_notify leaves with the answer, in one segment.
+        self.conn.close()
+        self.answered = True
 
     def _write_keylog(self):
         """Key log lines as their secrets come into being (TLS 1.3 has several)."""
@@ -288,8 +395,62 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
             received=bytes(self.received).decode("utf-8", "replace"),
             ticket="S:new_session_ticket" in report["messages"],
             errors=list(self.errors),
-            bytes_received=self.bytes_in)
+            bytes_received=self.bytes_in,
+            messages_dropped=self.bound.dropped)
         return report
+
+    # -- time and room -------------------------------------------------------------------
+
+    def evict(self, reason):
+        """End this connection now, from another thread (the listener, making room for a new
+        client): its socket is shut down, which wakes the automaton's wait (EOF) or fails
+        its send; the report says ``reason``."""
+        self.evicted = reason
+        sock = self.sock.ins
+        if sock is not None and not self.sock.closed:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _check_evicted(self):
+        """After an EOF: was it ours (``evict()``)? Then the connection failed."""
+        if self.evicted:
+            raise self.ERROR()
+
+    def idle_seconds(self):
+        return time.monotonic() - self.last_io
+
+    def _app_deadline(self):
+        """The next moment APP_DATA must look at the clock: the client idle for ``timeout``,
+        the lifetime's end, the HTTP request head's due time, the end of the rate window."""
+        due = [self.last_in + self.read_timeout]
+        if self.min_rate:
+            due.append(self.window[0] + self.read_timeout)
+        if self.lifetime:
+            due.append(self.started_at + self.lifetime)
+        if self.request_due is not None and not self.answered:
+            due.append(self.request_due)
+        if self._renegotiate_due is not None and self._renegotiate_due[0] == "seconds":
+            due.append(self._renegotiate_due[1])
+        return min(due)
+
+    def _out_of_time(self, now):
+        """Why the connection must end now (an error text), None when it may go on; starts
+        the next rate window when this one had enough."""
+        if self.lifetime and now >= self.started_at + self.lifetime:
+            return "timeout: connection open longer than %gs (its lifetime)" % self.lifetime
+        if self.request_due is not None and not self.answered and now >= self.request_due:
+            return ("timeout: HTTP request head not complete %gs after the handshake"
+                    % self.read_timeout)
+        if self.window and self.min_rate and now >= self.window[0] + self.read_timeout:
+            start, at_start = self.window
+            got = self.data_in - at_start
+            if got < self.min_rate * (now - start):
+                return ("too slow: %d bytes of data in %.1fs after the handshake (minimum "
+                        "%g bytes/s)" % (got, now - start, self.min_rate))
+            self.window = [now, self.data_in]
+        return None
 
     # -- states --------------------------------------------------------------------------
 
@@ -299,8 +460,9 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
         if self.sock.ins is None:
             self._accept_one()
         from ..connection.server import ServerConnection
+        from .tamper import connection_tamper
         self.conn = ServerConnection(self.config, self.context)
-        self.conn.tamper = self.tamper
+        self.conn.tamper = connection_tamper(self.tamper, self.conn)
         self.conn.start()
 
     def _accept_one(self):
@@ -325,6 +487,8 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
     @ATMT.state()
     def WAIT(self):
         """Handshake in progress: waiting for the client's next flight."""
+        if self.lifetime:
+            self.deadline.at = self.started_at + self.lifetime
 
     @ATMT.receive_condition(WAIT)
     def client_flight(self, chunk):
@@ -335,20 +499,39 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
     @ATMT.timeout(WAIT, 10)
     def handshake_timeout(self):
         self._error("timeout: the client did not complete the handshake in %gs"
-                    % self.read_timeout)
+                    % min(self.read_timeout, self.lifetime or self.read_timeout))
         raise self.ERROR()
 
     @ATMT.eof(WAIT)
     def closed_in_handshake(self):
+        self._check_evicted()
         if self.bytes_in:
             self._error("connection closed by the client during the handshake")
         raise self.ERROR()
 
     @ATMT.state()
     def APP_DATA(self):
-        """Handshake done: answering (HTTP or echo) until the client closes or goes idle."""
+        """Handshake done: answering (HTTP or echo) until the client closes, goes idle or
+        runs out of time (lifetime, request head due, too slow)."""
         if self.answered and not self.echo:
             raise self.CLOSING()
+        now = time.monotonic()
+        if self.window is None:         # first entry: the handshake just completed
+            self.window = [now, self.data_in]
+            if not self.echo:
+                self.request_due = now + self.read_timeout
+            if self.renegotiate_after is not None:
+                kind, amount = self.renegotiate_after
+                self._renegotiate_due = (kind, now + amount if kind == "seconds"
+                                         else self.bytes_in + amount)
+        elif now >= self.deadline.at:
+            # Entered again for each chunk, which re-arms the timer: a client that never
+            # pauses would never let it fire, so the clock is read here too.
+            why = self._out_of_time(now)
+            if why is not None:
+                self._error(why)
+                raise self.CLOSING()
+        self.deadline.at = self._app_deadline()
 
     @ATMT.receive_condition(APP_DATA)
     def client_data(self, chunk):
@@ -357,12 +540,35 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
             raise self.CLOSING()
         raise self.APP_DATA()       # re-entered: the idle timer starts again
 
+    def _maybe_renegotiate(self, now):
+        due = self._renegotiate_due
+        if due is None or self.conn.closed or self.conn.renegotiating:
+            return
+        kind, at = due
+        if (now if kind == "seconds" else self.bytes_in) < at:
+            return
+        self._renegotiate_due = None
+        try:
+            self.conn.renegotiate()
+        except TLSError as exc:
+            self._error("no renegotiation: %s" % exc)
+        self._flush()
+
     @ATMT.timeout(APP_DATA, 10)
     def idle_timeout(self):
-        raise self.CLOSING()
+        now = time.monotonic()
+        self._maybe_renegotiate(now)
+        why = self._out_of_time(now)
+        if why is not None:
+            self._error(why)
+            raise self.CLOSING()
+        if now - self.last_in >= self.read_timeout:
+            raise self.CLOSING()            # idle: an ordinary end, no error
+        raise self.APP_DATA()               # the next deadline (a new rate window)
 
     @ATMT.eof(APP_DATA)
     def client_gone(self):
+        self._check_evicted()
         raise self.CLOSED()
 
     @ATMT.state()
@@ -370,6 +576,7 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
         """Answer and close_notify sent; waiting (briefly) for the client's close_notify or
         FIN, so unread client bytes never turn our close into a RST that would destroy the
         answer in flight."""
+        self.deadline.at = None             # the linger has its own short bound
         self._close_tls()
         self.sock.shutdown_write()
 
@@ -383,6 +590,7 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
 
     @ATMT.eof(CLOSING)
     def client_closed(self):
+        self._check_evicted()
         raise self.CLOSED()
 
     @ATMT.state(final=1)
@@ -392,6 +600,8 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
 
     @ATMT.state(final=1)
     def ERROR(self):
+        if self.evicted:
+            self._error("closed by the server: %s" % self.evicted)
         if self.sock.ins is not None and not self.sock.closed:
             self.sock.linger(min(self.read_timeout, LINGER_SECONDS))
         self.sock.close()

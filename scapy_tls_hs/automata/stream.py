@@ -14,7 +14,7 @@ from scapy.automaton import Timer, _TimerList
 from scapy.supersocket import SuperSocket
 
 __all__ = ["Chunk", "TCPStream", "ConnectionIO", "own_timers", "poll_in", "append_keylog",
-           "KeylogWriter", "GROUP_NAMES", "group_list"]
+           "KeylogWriter", "GROUP_NAMES", "group_list", "Deadline", "EventBound"]
 
 # A closing server waits this long for the client's close_notify (or FIN) before closing, so
 # unread client bytes never turn the close into a RST that would destroy our last records.
@@ -154,20 +154,102 @@ def poll_in(sock, seconds):
     return bool(poller.poll(int(seconds * 1000)))
 
 
-def own_timers(class_timeouts):
+# A timer cut short by a deadline that has passed still waits this long: Scapy takes a
+# timer of 0 for one that is not running (and would block without a limit).
+MIN_WAIT = 0.01
+
+
+class Deadline:
+    """The moment (``time.monotonic()``) no timer of an automaton may run past; None: none.
+    Shared by the automaton and its timers (a plain holder, so the timers keep no
+    reference to the automaton)."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at=None):
+        self.at = at
+
+    def left(self):
+        return None if self.at is None else self.at - time.monotonic()
+
+    def passed(self):
+        return self.at is not None and time.monotonic() >= self.at
+
+
+class DeadlineTimer(Timer):
+    """A state's timer that never runs past its automaton's ``Deadline``: each state keeps
+    its own wait (an idle time, a linger), and the whole run stays within one bound, however
+    often a state is entered again."""
+
+    def _reset(self):
+        Timer._reset(self)
+        left = self.deadline.left()
+        if left is not None and left < self._time:
+            self._time = max(left, MIN_WAIT)
+
+
+def own_timers(class_timeouts, deadline=None):
     """Scapy keeps ``Timer`` objects on the class; each instance needs its own values (and
     instances may run in parallel threads). A plain attribute copy: ``copy.copy`` costs
-    more than the whole rest of setting an automaton up."""
+    more than the whole rest of setting an automaton up. With ``deadline`` (a
+    ``Deadline``), no timer runs past it."""
     own = {}
     new = object.__new__
+    kind = Timer if deadline is None else DeadlineTimer
     for state, timers in class_timeouts.items():
         copied = _TimerList()
         for t in timers.timers:
-            clone = new(Timer)
+            clone = new(kind)
             clone.__dict__.update(t.__dict__)
+            if deadline is not None:
+                clone.deadline = deadline
             copied.timers.append(clone)
         own[state] = copied
     return own
+
+
+class EventBound:
+    """Keeps a connection's ``events`` and ``messages`` lists bounded, whatever its traffic:
+    the core logs every record, and a connection that streams for hours must not keep them
+    all. Kept: the first ``max_data`` application data records, and up to ``max_other``
+    other entries (handshake messages, alerts), in order; the rest is counted in
+    ``dropped`` (application data records and other entries no longer listed).
+    ``trim(conn)`` after each exchange looks only at what is new since the last call."""
+
+    __slots__ = ("max_data", "max_other", "dropped", "_lists")
+
+    def __init__(self, max_data=32, max_other=256):
+        self.max_data, self.max_other = max_data, max_other
+        self.dropped = 0
+        # name -> [entries looked at, data kept, others kept]
+        self._lists = {"events": [0, 0, 0], "messages": [0, 0, 0]}
+
+    def trim(self, conn):
+        if conn is None:
+            return
+        for name, count in self._lists.items():
+            entries = getattr(conn, name, None)
+            if entries is None or len(entries) <= count[0]:
+                continue
+            is_data = _is_data_event if name == "events" else _is_data_message
+            kept = []
+            for entry in entries[count[0]:]:
+                slot = 1 if is_data(entry) else 2
+                if count[slot] < (self.max_data if slot == 1 else self.max_other):
+                    count[slot] += 1
+                    kept.append(entry)
+                elif name == "messages":     # each record has one message (not one event)
+                    self.dropped += 1
+            entries[count[0]:] = kept
+            count[0] = len(entries)
+
+
+def _is_data_event(event):
+    return type(event).__name__ == "ApplicationData"
+
+
+def _is_data_message(entry):
+    return entry.endswith(":application_data")
 
 
 def append_keylog(target, line):
@@ -205,7 +287,10 @@ class KeylogWriter:
 
 
 class ConnectionIO:
-    """Error list and output of an automaton driving ``self.conn``."""
+    """Error list and output of an automaton driving ``self.conn``; ``last_io`` is the
+    ``time.monotonic()`` of the last bytes sent or received (the listener's idle measure)."""
+
+    last_io = 0.0
 
     def _error(self, text):
         if text not in self.errors:
@@ -215,6 +300,7 @@ class ConnectionIO:
         """Send whatever the connection queued (flight, alert, data, close_notify)."""
         data = self.conn.data_to_send()
         if data:
+            self.last_io = time.monotonic()
             try:
                 self.send(Chunk(data))
             except OSError as exc:

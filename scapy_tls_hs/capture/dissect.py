@@ -19,12 +19,16 @@ import struct
 
 from ..connection.summary import FIELDS as SUMMARY_FIELDS
 from ..errors import CaptureError, TLSError
+from ..codec.sslv2 import looks_like_sslv2_client_hello
+from . import preamble as _preamble
 from .pcapfile import TLS_KEYLOG, read_packets
+from .certinfo import CertificateChain
 from .progress import NoProgress
+from .reasons import why_not
 from .streams import TCPReassembler, looks_like_tls
 
 __all__ = ["dissect_capture", "ConnectionReport", "DissectResult", "load_keylog",
-           "load_server_key"]
+           "load_server_key", "report_connection", "is_tls", "keylog_warning"]
 
 # client/server, the handshake summary's fields (connection/summary.py), then the observer's.
 FIELDS = ("client", "server") + SUMMARY_FIELDS + ("decrypted", "app_data", "errors")
@@ -61,6 +65,10 @@ class ConnectionReport:
         self.ladder = observer.ladder
         self.records = observer.record_count
         self.key_source = observer.key_source
+        # Why not decrypted, when keys were given (reasons.py); the certificate chains in
+        # the order of the ladder's certificate lines (certinfo.py, filled by ``_feed``).
+        self.key_problem = why_not(observer)
+        self.certificates = list(getattr(observer, "chains", ()))
         self._records = observer.records
         self._packets = None
 
@@ -81,6 +89,20 @@ class ConnectionReport:
         wire order: ``payload`` is the plaintext when ``decrypted``, else the fragment as
         it was sent (ciphertext after ChangeCipherSpec). What ``packets`` are built from."""
         return self._records
+
+    def application_data(self, limit=None):
+        """``{"client": bytes, "server": bytes}``: the decrypted application data of each
+        direction, joined, at most ``limit`` bytes each, and ``{"client": total, ...}``."""
+        parts = {"client": [], "server": []}
+        totals = {"client": 0, "server": 0}
+        for _time, direction, ct, _version, payload, decrypted in self._records:
+            if ct != 23 or not decrypted or direction not in parts:
+                continue
+            room = len(payload) if limit is None else max(limit - totals[direction], 0)
+            if room:
+                parts[direction].append(payload[:room])
+            totals[direction] += len(payload)
+        return {d: b"".join(p) for d, p in parts.items()}, totals
 
     @property
     def packets(self):
@@ -156,7 +178,7 @@ def load_server_key(server_key):
 
 def dissect_capture(path, keylog=None, server_key=None, ports=(), progress=None):
     """Dissect every TLS connection of a pcap/pcapng file; see the module docstring."""
-    from ..connection.observer import ObserverConnection, SessionTable
+    from ..connection.observer import SessionTable
     progress = progress or NoProgress()
     keylog_name = keylog
     keylog = load_keylog(keylog)
@@ -177,17 +199,16 @@ def dissect_capture(path, keylog=None, server_key=None, ports=(), progress=None)
                 add(ts, linktype, data)
                 done += len(data) + 16
                 if not i & 255:
-                    progress.update(done)
+                    progress.update(reader.position if reader.compressed else done)
         else:
             for ts, linktype, data in reader:
                 add(ts, linktype, data)
         connections = reasm.finish()
-        tls = [c for c in connections if c.chunks and c.looks_like_tls(ports)]
+        tls = [c for c in connections if c.chunks and _is_tls(c, ports)]
         warnings = list(reader.errors) + list(reasm.warnings)
-        if keylog is not None and len(keylog) == 0 and getattr(keylog, "skipped", 0):
-            warnings.append("key log %s holds no key (%d lines not understood)"
-                            % (keylog_name if isinstance(keylog_name, (str, os.PathLike))
-                               else "given", getattr(keylog, "skipped", 0)))
+        warning = keylog_warning(keylog, keylog_name)
+        if warning:
+            warnings.append(warning)
         embedded = [data for stype, data in reader.secrets if stype == TLS_KEYLOG]
         if embedded:
             keylog = _with_embedded(keylog, embedded)
@@ -195,17 +216,40 @@ def dissect_capture(path, keylog=None, server_key=None, ports=(), progress=None)
         result = DissectResult(warnings=warnings)
         progress.phase("dissecting", len(tls))
         for n, conn in enumerate(tls):
-            observer = ObserverConnection(keylog, server_key, sessions)
-            _feed(observer, conn)
-            report = ConnectionReport(conn, observer)
+            report = report_connection(conn, keylog, server_key, sessions)
             if reader.truncated and not conn.closed:
                 report.errors.extend(reader.errors)
             result.append(report)
-            result.records += observer.record_count
+            result.records += report.records
             progress.update(n + 1)
     finally:
         progress.close()
     return result
+
+
+def keylog_warning(keylog, name=None):
+    """The one warning line about key log lines that did not parse, or None."""
+    skipped = getattr(keylog, "skipped", 0) if keylog is not None else 0
+    if not skipped:
+        return None
+    name = name if isinstance(name, (str, os.PathLike)) else "given"
+    if len(keylog) == 0:
+        return "key log %s holds no key (%d lines not understood)" % (name, skipped)
+    return "key log %s: %d line%s not understood (skipped)" % (
+        name, skipped, "" if skipped == 1 else "s")
+
+
+def report_connection(conn, keylog, server_key, sessions):
+    """The ``ConnectionReport`` of one reassembled TLS connection (``_is_tls`` said so)."""
+    from ..connection.observer import ObserverConnection
+    observer = ObserverConnection(keylog, server_key, sessions)
+    _feed(observer, conn)
+    return ConnectionReport(conn, observer)
+
+
+def is_tls(conn, ports=()):
+    """Does this reassembled connection carry TLS (``dissect_capture``'s test)?"""
+    return bool(conn.chunks) and _is_tls(conn, frozenset(ports or ()))
 
 
 def _with_embedded(keylog, blocks):
@@ -215,21 +259,62 @@ def _with_embedded(keylog, blocks):
     merged = Keylog.parse(b"\n".join(bytes(b) for b in blocks))
     for label, client_random, secret in keylog or ():
         merged.add(label, client_random, secret)
+    merged.skipped += getattr(keylog, "skipped", 0) if keylog is not None else 0
     return merged
+
+
+def _is_tls(conn, ports):
+    """TLS from the first byte, an SSL 2.0-format ClientHello, TLS after a plaintext
+    preamble (``preamble.py``: kept on the connection as ``preamble``), or else a hinted
+    port."""
+    conn.preamble = None
+    if conn.looks_like_tls():
+        return True
+    if looks_like_sslv2_client_hello(conn.first_bytes("client", 8)):
+        return True
+    conn.preamble = _preamble.find(conn.first_bytes("client", _preamble.SEARCH),
+                                   conn.first_bytes("server", _preamble.SEARCH))
+    return conn.preamble is not None or conn.looks_like_tls(ports)
 
 
 def _feed(observer, conn):
     """All of a connection's chunks, in capture order, into its observer. A direction of a
     connection caught mid-way (no SYN) that starts inside a record is fed as if bytes were
-    lost before it: the observer picks up at the first record header."""
-    receive = observer.receive
+    lost before it: the observer picks up at the first record header. A plaintext
+    preamble is skipped, and shown as one ladder line."""
+    chains = observer.chains = []
+
+    def receive(direction, data, time, gap):
+        for event in observer.receive(direction, data, time, gap):
+            if getattr(event, "msg_type", None) == 11:
+                chain = CertificateChain.from_message(event.direction, event.body,
+                                                      observer.tls13)
+                chains.append(chain)
     started = set()
+    found = getattr(conn, "preamble", None)
+    skip = {"client": found[0], "server": found[1]} if found else {}
+    if found:
+        first = next((c.time for c in conn.chunks), None)
+        # client + server bytes, so that the line fits the ladder's 80 columns
+        observer.preamble(first, "%s: %d + %d bytes" % (found[2], found[0], found[1]))
     try:
         for chunk in conn.chunks:
             gap = chunk.gap
-            if chunk[0] not in started:
+            if skip.get(chunk[0]):
+                data = chunk[1]
+                cut = min(skip[chunk[0]], len(data))
+                skip[chunk[0]] -= cut
+                if cut == len(data):
+                    continue
+                receive(chunk[0], data[cut:], chunk.time, gap)
+                continue
+            if chunk[0] not in started and not found:
                 started.add(chunk[0])
-                if not conn.syn_seen and not looks_like_tls(chunk[1][:5]):
+                # The first segment may be shorter than a record header: the direction's
+                # first five bytes decide.
+                head = conn.first_bytes(chunk[0], 8)
+                if not conn.syn_seen and not looks_like_tls(head) and not (
+                        chunk[0] == "client" and looks_like_sslv2_client_hello(head)):
                     observer.errors.append("%s: the capture starts inside this stream; the "
                                            "bytes before the first record header are skipped"
                                            % ("client->server" if chunk[0] == "client"

@@ -3,6 +3,12 @@
 Off when the stream is not a terminal (pipes, files, CI logs stay clean), and silent for the
 first ``delay`` seconds so quick runs never show it. Redrawn at most ten times a second;
 ``close()`` erases it so the ladder or JSON that follows starts on a clean line.
+
+Why not tqdm or rich: the package depends at run time on scapy and cryptography only (a
+third dependency for one status line on stderr is not worth it), and what is needed here is
+small and exact: nothing at all unless stderr is a terminal, nothing before ``delay``, one
+line erased at the end, never a byte on stdout (tests/test_cli_dissect.py checks all four
+through a pseudo-terminal).
 """
 import sys
 import time

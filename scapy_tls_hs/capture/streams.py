@@ -4,6 +4,8 @@
 ``.finish()`` returns the ``TCPConnection`` objects in the order the connections started
 (the first packet seen of each: its SYN when the SYN was captured). ``reassemble(packets)``
 does both. Nothing here raises on bad packets: what cannot be decoded is counted and skipped.
+A live capture takes each connection out as it ends (``TCPConnection.ended``,
+``TCPReassembler.release``).
 
 Link types: Ethernet (1, with 802.1Q / 802.1ad tags), Linux cooked SLL (113) and SLL2 (276),
 raw IP (101, 12, 14, and 228/229), BSD loopback NULL (0) and LOOP (108). IPv4 with options
@@ -255,6 +257,7 @@ class TCPConnection:
         self.closed = False           # FIN seen (either way) or RST
         self.reset = False
         self.packets = 0
+        self._roles_guessed = False   # decided on too few bytes: checked again at the end
 
     # Readable attributes, fixed once the roles are known.
     @property
@@ -272,6 +275,11 @@ class TCPConnection:
     @property
     def server_port(self):
         return self._ends[1 - (self.client_side or 0)][1]
+
+    @property
+    def ended(self):
+        """Reset, or a FIN seen each way: nothing more will come (live capture reports it)."""
+        return self.reset or (self._half[0].fin is not None and self._half[1].fin is not None)
 
     def stream(self, direction):
         """All delivered bytes of one direction, joined (missing bytes left out)."""
@@ -313,11 +321,29 @@ class TCPConnection:
             if payload[5] == 2:
                 self._set_client(1 - idx)
                 return
+        # A first segment shorter than a record header and the handshake type: the ports
+        # decide for now, the first bytes of both directions at the end (``_check_roles``).
+        self._roles_guessed = len(payload) < 6
         p0, p1 = self._ends[0][1], self._ends[1][1]
         if (p0 < 1024) != (p1 < 1024):
             self._set_client(1 if p0 < 1024 else 0)
         else:
             self._set_client(1 if p0 < p1 else 0)
+
+    def _check_roles(self):
+        """Without a SYN, roles guessed from a short first segment: a ClientHello at the
+        start of the "server" stream, or a ServerHello at the start of the "client" one,
+        swaps them."""
+        def hello(direction):
+            head = self.first_bytes(direction, 6)
+            return head[5] if len(head) == 6 and head[0] == 22 and head[1] == 3 else None
+        if hello("server") != 1 and hello("client") != 2:
+            return
+        self._set_client(1 - self.client_side)
+        other = {"client": "server", "server": "client"}
+        self.chunks = [Chunk(other[c[0]], c[1], c.time, c.offset, c.gap) for c in self.chunks]
+        arrows = {"client->server": "server->client", "server->client": "client->server"}
+        self.errors = [arrows.get(e[:14], e[:14]) + e[14:] for e in self.errors]
 
     def _set_client(self, idx):
         self.client_side = idx
@@ -439,7 +465,9 @@ class TCPConnection:
                 self._skip_hole(h, ts)
             limit = h.acked
             if h.fin is not None:
-                limit = min(limit, h.fin)  # the FIN takes one sequence number, no byte
+                # The FIN takes one sequence number, no byte; every byte before it was sent,
+                # whether or not the capture has the peer's acknowledgment.
+                limit = h.fin if h.fin - h.next <= MAX_WINDOW else min(limit, h.fin)
             elif limit == h.next + 1:
                 continue  # most likely the ACK of a FIN the capture missed
             if limit > h.next:
@@ -458,6 +486,7 @@ class TCPReassembler:
         self.unknown_linktypes = {}
         self._finished = False
         self._last_ts = 0.0
+        self.last = None          # the connection of the last TCP packet given (live capture)
 
     @property
     def warnings(self):
@@ -489,6 +518,7 @@ class TCPReassembler:
             self._table[key] = entry = (conn, 0)
             self._table[(dst, dport, src, sport)] = (conn, 1)
         conn, idx = entry
+        self.last = conn
         conn.packets += 1
         conn.end_time = ts
         h = conn._half[idx]
@@ -546,10 +576,31 @@ class TCPReassembler:
         if not self._finished:
             self._finished = True
             for conn in self.connections:
-                if conn.client_side is None:
-                    conn._decide_roles(0, b"")
-                conn._finish(self._last_ts)
+                self._close(conn)
         return self.connections
+
+    def release(self, conn):
+        """Live capture: ``conn`` is over (``TCPConnection.ended``) or given up on: close it
+        as ``finish`` would and forget it, so a new connection on its 4-tuple starts afresh
+        and its memory goes with the report."""
+        self._close(conn)
+        try:
+            self.connections.remove(conn)
+        except ValueError:
+            pass
+        (a, b) = conn._ends
+        for key in ((a[0], a[1], b[0], b[1]), (b[0], b[1], a[0], a[1])):
+            entry = self._table.get(key)
+            if entry is not None and entry[0] is conn:
+                del self._table[key]
+        return conn
+
+    def _close(self, conn):
+        if conn.client_side is None:
+            conn._decide_roles(0, b"")
+        conn._finish(self._last_ts)
+        if conn._roles_guessed and not conn.syn_seen:
+            conn._check_roles()
 
 
 def reassemble(packets):

@@ -9,7 +9,7 @@ docstrings.
 
 from struct import Struct, pack, unpack
 
-from ..errors import DecodeError
+from ..errors import AlertError, DecodeError
 from .buffer import Reader, vec8, vec16
 
 _U16_PACK = Struct("!H").pack
@@ -172,6 +172,35 @@ def parse_server_name(data):
     return host
 
 
+# RFC 6066 section 3: a HostName is an ASCII DNS name (RFC 1123 letters, digits, hyphens and
+# dots; the underscore too, as real names carry it).
+_HOST_NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
+
+
+def parse_client_server_name(data):
+    """The ClientHello form, as a server must read it (RFC 6066 section 3): a non-empty
+    ServerNameList of non-empty names (else ``DecodeError``), at most one host_name and only
+    DNS characters in it (else illegal_parameter). Returns the host_name or None; other name
+    types are skipped."""
+    lst = Reader(_whole_vec16(data, "server_name"))
+    if lst.done():
+        raise DecodeError("empty server_name list")
+    host = None
+    while not lst.done():
+        name_type = lst.u8()
+        name = lst.vec16()
+        if not name:
+            raise DecodeError("empty name in server_name")
+        if name_type != 0:
+            continue
+        if host is not None:
+            raise AlertError("illegal_parameter", "two host_names in server_name")
+        if not _HOST_NAME_BYTES.issuperset(name):
+            raise AlertError("illegal_parameter", "server_name host_name is not a DNS name")
+        host = name.decode("ascii")
+    return host
+
+
 # --- ALPN (RFC 7301 §3.1) ----------------------------------------------------------------------
 
 def alpn(protocols):
@@ -181,7 +210,10 @@ def alpn(protocols):
 
 
 def parse_alpn(data):
+    """RFC 7301 section 3.1: a non-empty list of non-empty names."""
     lst = Reader(_whole_vec16(data, "application_layer_protocol_negotiation"))
+    if lst.done():
+        raise DecodeError("empty application_layer_protocol_negotiation list")
     out = []
     while not lst.done():
         name = lst.vec8()
@@ -208,7 +240,11 @@ def ec_point_formats(formats=(0,)):
 
 
 def parse_ec_point_formats(data):
-    return list(_whole_vec8(data, "ec_point_formats"))
+    """RFC 8422 section 5.1.2: ec_point_format_list<1..2^8-1>."""
+    formats = _whole_vec8(data, "ec_point_formats")
+    if not formats:
+        raise DecodeError("empty ec_point_formats list")
+    return list(formats)
 
 
 def signature_algorithms(schemes):
@@ -217,7 +253,11 @@ def signature_algorithms(schemes):
 
 
 def parse_signature_algorithms(data):
-    return _read_u16s(_whole_vec16(data, "signature_algorithms"), "signature_algorithms")
+    """RFC 5246 section 7.4.1.4.1, RFC 8446 section 4.2.3: a non-empty list."""
+    schemes = _read_u16s(_whole_vec16(data, "signature_algorithms"), "signature_algorithms")
+    if not schemes:
+        raise DecodeError("empty signature_algorithms list")
+    return schemes
 
 
 signature_algorithms_cert = signature_algorithms
@@ -433,9 +473,13 @@ def record_size_limit(limit):
 
 
 def parse_record_size_limit(data):
+    """RFC 8449 section 4: a uint16 of at least 64 (smaller is illegal_parameter)."""
     if len(data) != 2:
         raise DecodeError("record_size_limit is not 2 bytes")
-    return data[0] << 8 | data[1]
+    limit = data[0] << 8 | data[1]
+    if limit < 64:
+        raise AlertError("illegal_parameter", "record_size_limit %d below 64" % limit)
+    return limit
 
 
 # --- certificate_authorities (RFC 8446 §4.2.4) -------------------------------------------------

@@ -177,7 +177,8 @@ class ServerHello:
 
 @dataclass(slots=True)
 class Certificate:
-    """RFC 5246 §7.4.2: a vec24 list of vec24 DER certificates, leaf first."""
+    """RFC 5246 §7.4.2: a vec24 list of vec24 DER certificates, leaf first (each
+    ASN.1Cert<1..2^24-1>: an empty entry is a decode_error)."""
 
     certificates: list = field(default_factory=list)
 
@@ -188,7 +189,10 @@ class Certificate:
         r.expect_end("certificate")
         certs = []
         while lst.pos < lst.end:
-            certs.append(lst.vec24())
+            cert = lst.vec24()
+            if not cert:
+                raise DecodeError("empty certificate in certificate_list")
+            certs.append(cert)
         return cls(certs)
 
     def encode(self):

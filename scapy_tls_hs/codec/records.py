@@ -9,10 +9,10 @@ is accumulated in a bytearray (never re-joined per feed).
 from operator import itemgetter
 from struct import Struct
 
-from ..errors import DecodeError
+from ..errors import AlertError, DecodeError
 
 __all__ = ["Record", "RecordReader", "HandshakeReassembler", "encode_record", "encode_records",
-           "handshake", "looks_like_tls", "MAX_RECORD_LENGTH", "CONTENT_TYPES"]
+           "handshake", "looks_like_tls", "MAX_RECORD_LENGTH", "CONTENT_TYPES", "RecordOverflow"]
 
 # RFC 5246 §6.2.3: a TLSCiphertext fragment may not exceed 2^14 + 2048 bytes.
 MAX_RECORD_LENGTH = 16384 + 2048
@@ -26,6 +26,14 @@ _HEADER_PACK = _HEADER.pack
 _HEADER_UNPACK = _HEADER.unpack_from
 _U32 = Struct("!I")
 _U32_UNPACK = _U32.unpack_from
+
+
+class RecordOverflow(DecodeError):
+    """A record header announcing more than 2^14 + 2048 bytes: RFC 5246 section 6.2.3 makes it
+    record_overflow. A ``DecodeError`` still (a framing error, caught where those are)."""
+
+    def __init__(self, message=None):
+        AlertError.__init__(self, "record_overflow", message)
 
 
 class Record(tuple):
@@ -69,9 +77,10 @@ class RecordReader:
     """Incremental record parser for one direction of a stream.
 
     ``feed(data)`` returns the complete records now available (in order, with ``offset``).
-    A header with an unknown content type or an oversized length raises ``DecodeError``;
-    the records cut before it in the same call are on the exception as ``.records`` and the
-    reader stays stopped at the bad header (``.offset`` is its stream offset).
+    A header with an unknown content type raises ``DecodeError``, an oversized length
+    ``RecordOverflow`` (a ``DecodeError`` too); the records cut before it in the same call are
+    on the exception as ``.records`` and the reader stays stopped at the bad header
+    (``.offset`` is its stream offset).
     """
 
     __slots__ = ("_buf", "_need", "offset")
@@ -109,8 +118,8 @@ class RecordReader:
                     err = DecodeError("not a TLS record: content type %d at stream offset %d"
                                       % (ctype, base + pos))
                 else:
-                    err = DecodeError("record length %d exceeds 2^14+2048 at stream offset %d"
-                                      % (length, base + pos))
+                    err = RecordOverflow("record length %d exceeds 2^14+2048 at stream offset "
+                                         "%d" % (length, base + pos))
                 err.records = out
                 raise err
             stop = pos + 5 + length

@@ -102,10 +102,18 @@ class BaseConnection:
         self.schedule = None              # crypto.key_schedule.KeySchedule13
         self.group = None                 # IANA name of the key exchange group
         self.hello_retry = False
+        # The first ClientHello and the ServerHello (codec objects) the fingerprints are of.
+        self.client_hello = self.server_hello = None
         self.early_data = None            # "accepted" | "rejected" | None
         self.key_updates = 0
         self._read_secret = self._write_secret = None
         self._read_key_changed = False
+        # RFC 5746 (``renegotiation.py``): the peer signalled it, a new handshake is running,
+        # how many completed, the last Finished of each side.
+        self.secure_renegotiation = False
+        self.renegotiating = False
+        self.renegotiations = 0
+        self._verify_data = {"client": b"", "server": b""}
 
     # ---------------------------------------------------------------- public API
 
@@ -152,7 +160,7 @@ class BaseConnection:
         self._records.version = version
 
     def send_application_data(self, data: bytes) -> None:
-        if self.state != states.CONNECTED or self._close_sent:
+        if not (self.state == states.CONNECTED or self.renegotiating) or self._close_sent:
             raise TLSError("cannot send application data in state %s" % self.state)
         self._send_app_records(data)
 
@@ -253,7 +261,8 @@ class BaseConnection:
                     raise AlertError("unexpected_message",
                                      "handshake data after a key change in the same record")
         elif ct == 23:
-            if states.APP not in self._table[self.state] or self._reassembler.pending:
+            if (states.APP not in self._table[self.state] or self._reassembler.pending) \
+                    and not self._app_data_allowed_in_handshake():
                 raise AlertError("unexpected_message",
                                  "application data in state %s" % self.state)
             self._log_event(ApplicationData(self.peer, fragment))
@@ -351,6 +360,11 @@ class BaseConnection:
     def _on_change_cipher_spec(self):
         return None
 
+    # CVE-2016-8610 ("SSL death alert"): warnings cost nothing to send and are ignored, so a
+    # peer could keep a handshake busy with them forever; like OpenSSL, the fifth is fatal.
+    _MAX_HANDSHAKE_WARNINGS = 4
+    _handshake_warnings = 0
+
     def _handle_alert(self, fragment):
         if len(fragment) != 2:
             raise DecodeError("alert of %d bytes" % len(fragment))
@@ -369,6 +383,14 @@ class BaseConnection:
         elif level != 1:
             self._set_state(states.CLOSED)
             raise AlertError(code, "from the %s" % self.peer, received=True)
+        elif description == "no_renegotiation" and self._peer_refused_renegotiation():
+            pass                # the new handshake is off; the connection goes on as it was
+        elif self.state == states.CONNECTED:
+            self._handshake_warnings = 0
+        else:
+            self._handshake_warnings += 1
+            if self._handshake_warnings > self._MAX_HANDSHAKE_WARNINGS:
+                raise AlertError("unexpected_message", "too many warning alerts in a handshake")
         # Other warnings (no_renegotiation, user_canceled ...) are reported and ignored.
 
     # ---------------------------------------------------------------- output
@@ -481,7 +503,9 @@ class BaseConnection:
                                                                      self.suite.prf_hash))
 
     def _send_finished(self):
-        self._send_handshake(20, self._finished_data(self.role))
+        data = self._finished_data(self.role)
+        self._verify_data[self.role] = data      # RFC 5746: binds a renegotiation to us
+        self._send_handshake(20, data)
 
     def _check_finished(self, body, raw):
         """RFC 5246 section 7.4.9: a wrong verify_data is a decrypt_error."""
@@ -489,14 +513,27 @@ class BaseConnection:
             raise DecodeError("Finished of %d bytes" % len(body))
         if not hmac.compare_digest(self._finished_data(self.peer), body):
             raise AlertError("decrypt_error", "bad Finished verify_data from the %s" % self.peer)
+        self._verify_data[self.peer] = bytes(body)
         self.transcript.update(raw)
 
     def _complete(self):
         self.handshake_complete = True
+        self._renegotiation_done()
         event = HandshakeComplete(self.session, self.resumed)
         self.events.append(event)
         self._new_events.append(event)
 
     def _refuse_renegotiation(self):
-        """RFC 5746 section 4.2/4.4: we do not renegotiate; say so with a warning."""
+        """RFC 5746 section 4.2/4.4: we do not renegotiate (legacy peer, TLS 1.3 or turned
+        off); say so with a warning."""
         self._send_alert(1, "no_renegotiation")
+
+    # Renegotiation hooks, overridden by ``renegotiation.py``'s role mixins.
+    def _app_data_allowed_in_handshake(self):
+        return False
+
+    def _peer_refused_renegotiation(self):
+        return False
+
+    def _renegotiation_done(self):
+        pass

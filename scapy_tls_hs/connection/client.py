@@ -16,24 +16,25 @@ from ..codec.messages import (HELLO_RETRY_REQUEST_RANDOM, Certificate, Certifica
                               ServerKeyExchange)
 from ..crypto import signatures
 from ..crypto.keyexchange import DHEKey, EphemeralKey, ffdhe_group_of, rsa_encrypt_pre_master
+from ..crypto.record import MAX_PLAINTEXT
 from ..crypto.suites import CipherSuite
 from ..errors import AlertError, DecodeError, TLSError
 from ..registry import NAMED_GROUPS
 from . import states
 from .base import BaseConnection, _parse_certificate
+from .renegotiation import SCSV, ClientRenegotiation
 from .client13 import Client13, offered_groups13
 from .config import ALL_VERSIONS
 from .session import Session
 
 __all__ = ["ClientConnection"]
 
-_SCSV_RENEGOTIATION = 0x00FF
 _KEY_TYPES = {"RSA": rsa.RSAPublicKey, "ECDSA": ec.EllipticCurvePublicKey}
 # ClientCertificateType (RFC 5246 section 7.4.4, RFC 8422 section 5.5): rsa_sign, ecdsa_sign.
 _CERT_TYPES = {"RSA": 1, "ECDSA": 64}
 
 
-class ClientConnection(Client13, BaseConnection):
+class ClientConnection(Client13, ClientRenegotiation, BaseConnection):
     role = "client"
     peer = "server"
     _table = states.CLIENT
@@ -104,7 +105,7 @@ class ClientConnection(Client13, BaseConnection):
                 X.find_ext(hello.extensions or [], X.EXT_EARLY_DATA) is not None
         else:
             self._offered_versions = frozenset(cfg.versions)
-        self._hello = hello
+        self._hello = self.client_hello = hello
         self._offered_session = session
         self.client_random = hello.random
         self._learn_offered_extensions(hello.extensions or ())
@@ -149,8 +150,8 @@ class ClientConnection(Client13, BaseConnection):
             except DecodeError:
                 pass          # a deliberately malformed offer: nothing to hold the server to
 
-    def _build_hello(self):
-        cfg = self.config
+    def _build_hello(self, cfg=None):
+        cfg = cfg or self.config
         version = max(cfg.versions)
         offer13 = version == 0x0304 and bool(cfg.suites13)
         suites = cfg.suites if min(cfg.versions) <= 0x0303 else []
@@ -179,13 +180,16 @@ class ClientConnection(Client13, BaseConnection):
         ecc = offer13 or any(s.key_exchange == "ECDHE" or s.authentication == "ECDSA"
                              for s in suites)
         groups = list(cfg.groups)
-        if not offer13:         # ffdhe groups in TLS 1.2 only as RFC 7919 offers, not here
+        # RFC 7919 section 3: FFDHE groups name what the DHE suites may use.
+        dhe = any(s.key_exchange == "DHE" for s in suites) and any(g >= 256 for g in groups)
+        if not offer13 and not dhe:
             groups = [g for g in groups if g < 256] or groups
         exts = []
         if cfg.sni:
             exts.append(Extension(X.EXT_SERVER_NAME, X.server_name(cfg.sni)))
         if ecc:
             exts.append(Extension(X.EXT_EC_POINT_FORMATS, X.ec_point_formats([0])))
+        if ecc or dhe:
             exts.append(Extension(X.EXT_SUPPORTED_GROUPS, X.supported_groups(groups)))
         if cfg.tickets and suites:
             exts.append(Extension(X.EXT_SESSION_TICKET, ticket or b""))
@@ -200,8 +204,12 @@ class ClientConnection(Client13, BaseConnection):
             if offer13:
                 schemes += [s for s in signatures.DEFAULT_SCHEMES13 if s not in schemes]
             exts.append(Extension(X.EXT_SIGNATURE_ALGORITHMS, X.signature_algorithms(schemes)))
+        if cfg.record_size_limit is not None:
+            exts.append(Extension(X.EXT_RECORD_SIZE_LIMIT,
+                                  X.record_size_limit(cfg.record_size_limit)))
         if cfg.secure_renegotiation and suites:
-            exts.append(Extension(X.EXT_RENEGOTIATION_INFO, X.renegotiation_info(b"")))
+            exts.append(Extension(X.EXT_RENEGOTIATION_INFO,
+                                  X.renegotiation_info(self._bound_renegotiation_info(False))))
         if offer13 and not session_id and cfg.middlebox_compat:
             session_id = os.urandom(32)     # RFC 8446 appendix D.4
         cipher_suites = [s.id for s in cfg.suites13] if offer13 else []
@@ -219,6 +227,8 @@ class ClientConnection(Client13, BaseConnection):
 
     def _on_server_hello(self, body, raw):
         sh = ServerHello.parse(body)
+        if sh.random != HELLO_RETRY_REQUEST_RANDOM and not self.renegotiating:
+            self.server_hello = sh
         hello = self._hello
         sv = X.find_ext(sh.extensions or [], X.EXT_SUPPORTED_VERSIONS)
         if sv is not None and 0x0304 in self._offered_versions and self._offered_tls13:
@@ -266,7 +276,7 @@ class ClientConnection(Client13, BaseConnection):
 
     def _process_server_extensions(self, exts, hello):
         seen = set()
-        scsv = _SCSV_RENEGOTIATION in hello.cipher_suites
+        scsv = SCSV in hello.cipher_suites
         ems = etm = False
         for ext in exts:
             t = ext.type
@@ -277,12 +287,16 @@ class ClientConnection(Client13, BaseConnection):
                 raise AlertError("unsupported_extension",
                                  "server sent extension %d the client did not offer" % t)
             if t == X.EXT_EXTENDED_MASTER_SECRET:
-                ems = True
+                ems = X.parse_empty(ext.data, "extended_master_secret")    # RFC 7627 5.1
             elif t == X.EXT_ENCRYPT_THEN_MAC:
-                etm = True
+                etm = X.parse_empty(ext.data, "encrypt_then_mac")          # RFC 7366 2
+            elif t == X.EXT_EC_POINT_FORMATS:
+                # RFC 8422 section 5.1.2: uncompressed must be there for an ECC suite.
+                ecc = self.suite.key_exchange == "ECDHE" or self.suite.authentication == "ECDSA"
+                if 0 not in X.parse_ec_point_formats(ext.data) and ecc:
+                    raise AlertError("illegal_parameter", "ec_point_formats without uncompressed")
             elif t == X.EXT_RENEGOTIATION_INFO:
-                if ext.data != b"\x00":
-                    raise AlertError("handshake_failure", "non-empty renegotiation_info")
+                self._check_server_renegotiation_info(ext.data)
             elif t == X.EXT_ALPN:
                 protocols = X.parse_alpn(ext.data)
                 if len(protocols) != 1 or protocols[0] not in (self._offered_alpn or ()):
@@ -290,9 +304,25 @@ class ClientConnection(Client13, BaseConnection):
                 self.alpn = protocols[0].decode("ascii", "replace")
             elif t == X.EXT_SESSION_TICKET:
                 self._expect_ticket = True
+        if X.EXT_RENEGOTIATION_INFO not in seen:
+            self._check_server_renegotiation_info(None)
+        self._peer_record_size_limit(
+            next((e.data for e in exts if e.type == X.EXT_RECORD_SIZE_LIMIT), None))
+        self._check_renegotiated_ems(ems)
         self.extended_master_secret = ems
         # RFC 7366 section 3: meaningless for AEAD suites, whatever the server says.
         self.encrypt_then_mac = etm and not self.suite.aead
+
+    def _peer_record_size_limit(self, data, tls13=False):
+        """RFC 8449: the server's record_size_limit (``data`` None: it sent none) binds our
+        protected records, and ours, once answered, the server's. TLS 1.2: from the next
+        ChangeCipherSpec on; TLS 1.3 (EncryptedExtensions): at once."""
+        peer = X.parse_record_size_limit(data) if data is not None else None
+        top = MAX_PLAINTEXT + 1 if tls13 else MAX_PLAINTEXT
+        ours = self.config.record_size_limit if peer is not None else None
+        self._records.limit_sending(peer, now=tls13)
+        self._records.limit_receiving(ours if ours is not None and ours < top else None,
+                                      now=tls13)
 
     def _resume(self, session):
         """Abbreviated handshake (RFC 5246 figure 2): keys from the session's master secret."""
@@ -467,11 +497,6 @@ class ClientConnection(Client13, BaseConnection):
     def ticket(self):
         """True when the server issued a session ticket on this connection."""
         return self._ticket is not None
-
-    def _on_hello_request(self, body, raw):
-        if body:
-            raise DecodeError("HelloRequest with a body")
-        self._refuse_renegotiation()
 
     def _handle_handshake(self, msg_type, body, raw, encrypted):
         # RFC 5246 section 7.4.1.1: a HelloRequest while negotiating is ignored.

@@ -148,15 +148,20 @@ class Client13:
 
     def _check_downgrade(self, sh):
         """RFC 8446 section 4.1.3: a TLS 1.3 client that gets TLS 1.2 or lower checks the
-        sentinel in the server random."""
-        if 0x0304 not in self._offered_versions or not self._offered_tls13:
-            return
+        sentinel in the server random; a TLS 1.2 client (SHOULD) the TLS 1.1 one."""
         tail = sh.random[-8:]
-        if tail == DOWNGRADE_TLS12 or tail == DOWNGRADE_TLS11:
+        if 0x0304 in self._offered_versions and self._offered_tls13:
+            bad = tail == DOWNGRADE_TLS12 or tail == DOWNGRADE_TLS11
+        else:
+            bad = 0x0303 in self._offered_versions and sh.version < 0x0303 and \
+                tail == DOWNGRADE_TLS11
+        if bad:
             raise AlertError("illegal_parameter", "downgrade sentinel in the ServerHello random")
 
     def _on13_server_hello(self, body, raw, sh=None):
         sh = sh or ServerHello.parse(body)
+        if sh.random != HRR_RANDOM:
+            self.server_hello = sh
         if sh.version != 0x0303:
             raise AlertError("illegal_parameter", "TLS 1.3 legacy_version 0x%04x" % sh.version)
         if sh.session_id != self._hello.session_id:
@@ -342,6 +347,8 @@ class Client13:
                 self.early_data = "accepted"
             elif t == X.EXT_SERVER_NAME and ext.data:
                 raise DecodeError("server_name acknowledgement with a body")
+            elif t == X.EXT_RECORD_SIZE_LIMIT:
+                self._peer_record_size_limit(ext.data, tls13=True)
         if self.resumed:
             return states.EXPECT_FINISHED
         return states.EXPECT_CERTIFICATE_REQUEST_OR_CERTIFICATE

@@ -13,8 +13,8 @@ __all__ = ["ClientConfig", "ServerConfig", "Identity", "DEFAULT_GROUPS", "DEFAUL
            "parse_versions", "resolve_suites"]
 
 ALL_VERSIONS = (0x0301, 0x0302, 0x0303, 0x0304)
-# x25519 first: fastest, and what every modern peer prefers. ffdhe groups are offered to TLS
-# 1.3 peers only (RFC 7919 negotiation in TLS 1.2 is the server's business).
+# x25519 first: fastest, and what every modern peer prefers. ffdhe groups go to TLS 1.3 peers
+# and, with DHE suites, to TLS 1.2 ones (RFC 7919 section 3).
 DEFAULT_GROUPS = (29, 23, 24, 25, 30, 256, 257)
 # A server accepts every FFDHE group a TLS 1.3 client may send a share for.
 SERVER_GROUPS = DEFAULT_GROUPS + (258, 259, 260)
@@ -23,6 +23,13 @@ DEFAULT_SIG_SCHEMES = (
     0x0804, 0x0805, 0x0806,           # rsa_pss_rsae_sha256 .. 512
     0x0401, 0x0501, 0x0601,           # rsa_pkcs1_sha256 .. 512
     0x0201, 0x0203,                   # rsa_pkcs1_sha1, ecdsa_sha1 (old peers)
+)
+# What a TLS 1.2 server accepts in a client's CertificateVerify (its CertificateRequest list):
+# also EdDSA, SHA-224 and DSA, which OpenSSL and GnuTLS servers accept from clients.
+SERVER_SIG_SCHEMES = DEFAULT_SIG_SCHEMES + (
+    0x0807, 0x0808,                   # ed25519, ed448
+    0x0301, 0x0303,                   # rsa_pkcs1_sha224, ecdsa_sha224
+    0x0402, 0x0502, 0x0602, 0x0302, 0x0202,   # dsa_sha256 .. dsa_sha1
 )
 CLIENT_AUTH_MODES = ("none", "optional", "required")
 
@@ -100,33 +107,55 @@ def resolve_suites13(ciphers, server=False):
         ciphers = [ciphers]
     out = []
     for c in ciphers:
-        s = CipherSuite.by_id(c) if isinstance(c, int) else (
-            CipherSuite.by_name(c) if isinstance(c, str) else c)
+        s = _suite(c)
         if s.key_exchange == "TLS13" and s not in out:
             out.append(s)
     return out
 
 
-def resolve_suites(ciphers, versions):
-    """CipherSuite objects, in the given order, usable with at least one of ``versions``."""
+def _suite(c):
+    """A ``CipherSuite`` from an id, an IANA or OpenSSL name, or itself; ``ValueError`` naming
+    what is unknown (the options are checked when a config is made)."""
+    from ..crypto.suites import CipherSuite
+    try:
+        if isinstance(c, int):
+            return CipherSuite.by_id(c)
+        if isinstance(c, str):
+            return CipherSuite.by_name(c)
+    except KeyError as exc:
+        raise ValueError(exc.args[0] if exc.args else "unknown cipher suite %r" % (c,)) \
+            from None
+    if not isinstance(c, CipherSuite):
+        raise ValueError("not a cipher suite: %r" % (c,))
+    return c
+
+
+def resolve_suites(ciphers, versions, server=False):
+    """CipherSuite objects, in the given order, usable with at least one of ``versions``
+    (default: ``CipherSuite.default(server)``)."""
     from ..crypto.suites import CipherSuite
     if ciphers is None:
-        suites = list(CipherSuite.all())
+        suites = CipherSuite.default(server)
     else:
         if isinstance(ciphers, (str, int)):
             ciphers = [ciphers]
         suites = []
         for c in ciphers:
-            if isinstance(c, int):
-                s = CipherSuite.by_id(c)
-            elif isinstance(c, str):
-                s = CipherSuite.by_name(c)
-            else:
-                s = c
+            s = _suite(c)
             if s not in suites:
                 suites.append(s)
     runnable = set(CipherSuite.all())
     return [s for s in suites if s in runnable and any(s.usable_in(v) for v in versions)]
+
+
+def _record_size_limit(value):
+    """RFC 8449 section 4: a uint16 of at least 64, or None."""
+    if value is None:
+        return None
+    value = int(value)
+    if not 64 <= value <= 0xFFFF:
+        raise ValueError("record_size_limit must be between 64 and 65535, not %d" % value)
+    return value
 
 
 def _certificate_body(chain_der):
@@ -240,6 +269,8 @@ class ClientConfig:
     session: object = None
     client_hello: object = None
     secure_renegotiation: bool = True
+    renegotiation: bool = True        # answer a HelloRequest (RFC 5746 peers only)
+    record_size_limit: int = None     # RFC 8449: offered when set (64 .. 2^16 - 1)
     verify_hostname: str = None       # name or IP the server chain must match; default sni
     # TLS 1.3: early_data is sent as 0-RTT when ``session`` holds a ticket allowing it;
     # key_shares ({group: private key}) keeps the private halves of a given client_hello's
@@ -259,6 +290,7 @@ class ClientConfig:
             raise ValueError("no cipher suite usable with the configured versions")
         self.alpn = _alpn_list(self.alpn)
         self.groups = parse_groups(self.groups)
+        self.record_size_limit = _record_size_limit(self.record_size_limit)
         if isinstance(self.early_data, str):
             self.early_data = self.early_data.encode()
         self.sig_schemes = tuple(self.sig_schemes)
@@ -284,13 +316,17 @@ class ServerConfig:
     etm: bool = True
     tickets: bool = True
     groups: tuple = SERVER_GROUPS
-    sig_schemes: tuple = DEFAULT_SIG_SCHEMES
+    sig_schemes: tuple = SERVER_SIG_SCHEMES
     dhe_params: tuple = None          # (p, g); default RFC 7919 ffdhe2048
     extra_identities: list = field(default_factory=list)
     early_data_max: int = 0           # TLS 1.3 0-RTT bytes accepted (0: refused)
     tickets13: int = 2                # NewSessionTickets after a TLS 1.3 handshake
     ticket_lifetime: int = 7200
     psk_modes: tuple = (1, 0)         # psk_dhe_ke, psk_ke accepted
+    renegotiation: bool = True        # accept client renegotiation (RFC 5746 clients only)
+    # RFC 8449: the largest protected record we take, answered to a client that sends its
+    # own; None is the protocol's maximum (2^14, 2^14 + 1 in TLS 1.3)
+    record_size_limit: int = None
     middlebox_compat: bool = True
 
     def __post_init__(self):
@@ -306,7 +342,7 @@ class ServerConfig:
         if not self.identities:
             raise ValueError("a server needs a certificate and its private key")
         # Only suites a loaded key can authenticate, in the server's preference order.
-        self.suites = [s for s in resolve_suites(self.ciphers, self.versions)
+        self.suites = [s for s in resolve_suites(self.ciphers, self.versions, server=True)
                        if s.authentication in self.identities]
         self.suites13 = (resolve_suites13(self.ciphers, server=True)
                          if 0x0304 in self.versions else [])
@@ -314,6 +350,7 @@ class ServerConfig:
             raise ValueError("no cipher suite fits the configured keys and versions")
         self.alpn = _alpn_list(self.alpn)
         self.groups = parse_groups(self.groups)
+        self.record_size_limit = _record_size_limit(self.record_size_limit)
         self.sig_schemes = tuple(self.sig_schemes)
         if self.session_cache is None:
             self.session_cache = SessionCache()

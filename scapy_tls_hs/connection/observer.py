@@ -16,8 +16,19 @@ Rules of this module:
   the sequence number given back or guessed, and 0-RTT data (RFC 8446 section 4.2.10), tried
   with CLIENT_EARLY_TRAFFIC_SECRET before the handshake keys since the client's records do
   not say which they are.
-- Not followed: renegotiation (reported), 0-RTT data without CLIENT_EARLY_TRAFFIC_SECRET
-  (listed as application_data, not decrypted).
+- TLS 1.0-1.2 renegotiation (RFC 5746) is followed: the new handshake (and its
+  ChangeCipherSpec) is read under the keys in use, its own keys take over at each side's
+  ChangeCipherSpec; the report keeps the first handshake's parameters. Not followed: 0-RTT
+  data without CLIENT_EARLY_TRAFFIC_SECRET (listed as application_data, not decrypted).
+- Damage and loss: a TLS 1.3 record is authenticated with its header as received; a
+  plaintext handshake record after the TLS 1.3 keys changed is an error, not read; after
+  lost bytes, a record that cannot be plaintext (application data, an alert longer than two
+  bytes, a handshake record that does not read as messages) means the ChangeCipherSpec was
+  lost: the keys are switched and the sequence number guessed.
+- Also read: an SSL 2.0-format ClientHello first (RFC 5246 appendix E.2), SSL 3.0 (RFC
+  6101, ``crypto/ssl3.py``), the PSK suite families (``observer_suites.py``), TLS 1.3
+  drafts (the draft 18-21 ServerHello layout; drafts 25-28 decrypted as TLS 1.3, older ones
+  reported as not supported for decryption).
 - Keys, in this order: the NSS key log by client random (TLS 1.2 master secret, TLS 1.3
   traffic secrets); the server's RSA key (RSA key exchange: RFC 5246 section 7.4.7.1
   pre-master secret, RFC 7627 extended master secret); for a resumed TLS 1.2 session, an
@@ -31,18 +42,20 @@ Rules of this module:
   ``app_data`` hashes of the plaintext.
 """
 
+import copy
+
 from ..codec.messages import (Certificate, Certificate13, CertificateRequest, ClientHello,
                               ClientKeyExchange, EncryptedExtensions, KeyUpdate,
                               NewSessionTicket, ServerHello, ServerKeyExchange, find_ext)
 from ..codec.records import HandshakeReassembler, looks_like_tls
 from ..codec import extensions as X
 from ..crypto import prf as P
-from ..crypto.suites import CipherSuite
 from ..errors import AlertError, DecodeError
 from ..registry import (ALERT_DESCRIPTIONS, CIPHER_SUITES, CONTENT_TYPES, HANDSHAKE_TYPES,
                         NAMED_GROUPS, VERSIONS, name as _name)
 from .events import Alert, ApplicationData, ChangeCipherSpec, HandshakeMessage, Undecryptable
-from .observer_keys import TLS13, ObserverKeys, SessionTable, _Side
+from .observer_keys import SEQ_WINDOW, TLS13, ObserverKeys, SessionTable, _Side
+from .observer_suites import observed_suite
 from .summary import HandshakeSummary
 
 __all__ = ["ObserverConnection", "SessionTable"]
@@ -112,6 +125,10 @@ class ObserverConnection(ObserverKeys):
         self._key_error_given = False
         self.completed = False
         self.record_count = 0
+        self.renegotiations = 0
+        self._v2 = b""               # the client's first bytes while they may be an SSLv2
+        #                              hello; False once decided
+        self._first_summary = None   # the report's parameters once a renegotiation began
 
     # -- input -----------------------------------------------------------------------------
 
@@ -134,6 +151,10 @@ class ObserverConnection(ObserverKeys):
             d.dead = False
         if d.dead or not data:
             return events
+        if self._v2 is not False and d is self.client_side:
+            data = self._sslv2_hello(d, data, events)
+            if not data:
+                return events
         try:
             records = d.layer.feed(data)
         except DecodeError as exc:
@@ -147,6 +168,36 @@ class ObserverConnection(ObserverKeys):
             except DecodeError as exc:
                 self._error("%s: %s" % (d.arrow, exc.message or exc))
         return events
+
+    def _sslv2_hello(self, d, data, events):
+        """An SSL 2.0-format ClientHello first (RFC 5246 appendix E.2): read as the
+        ClientHello it stands for, its record body hashed. Returns the bytes after it."""
+        from ..codec.sslv2 import looks_like_sslv2_client_hello, parse_sslv2_client_hello
+        buf = self._v2 + data
+        # Detection reads the 2-byte header, msg_type and version: wait for 5 bytes.
+        if len(buf) < 5 or not looks_like_sslv2_client_hello(buf):
+            if len(buf) < 5 and buf[:1] and buf[0] & 0x80:
+                self._v2 = buf
+                return b""
+            self._v2 = False
+            return buf
+        try:
+            found = parse_sslv2_client_hello(buf)
+        except DecodeError as exc:
+            self._v2 = False
+            self._error("%s: SSL 2.0 client_hello: %s" % (d.arrow, exc.message or exc))
+            return buf
+        if found is None:
+            self._v2 = buf
+            return b""
+        self._v2 = False
+        hello, raw, size = found
+        body = hello.encode()
+        self.record_count += 1
+        self._keep(d, 22, hello.version, b"\x01" + len(body).to_bytes(3, "big") + body, False)
+        self._handshake(d, 1, body, raw, False, events)
+        self.ladder[-1] = self.ladder[-1][:3] + ("SSL 2.0 format, " + self.ladder[-1][3],)
+        return buf[size:]
 
     def _lost(self, d, gap):
         # The reassembler that found the hole reports it; here we only pick up after it.
@@ -177,11 +228,33 @@ class ObserverConnection(ObserverKeys):
         self.record_count += 1
         decrypted = zero_rtt = False
         if ct == 20:
-            # Never protected in TLS 1.3 (middlebox compatibility, RFC 8446 appendix D.4).
+            if d.encrypted and not self.tls13:
+                # TLS 1.0-1.2: a renegotiation's ChangeCipherSpec is protected by the keys
+                # in use (never in TLS 1.3: RFC 8446 appendix D.4).
+                opened = self._open(d, rec) if d.keys and not d.failed else None
+                plain = opened[1] if opened is not None else None
+                self._keep(d, ct, version, fragment if plain is None else plain,
+                           plain is not None)
+                return self._ccs(d, plain, events)
             self._keep(d, ct, version, fragment, False)
             return self._ccs(d, fragment, events)
+        opened = None
+        if d.lost and not d.encrypted and self._ccs_lost(d, ct, fragment):
+            if ct == 22:
+                # Maybe a protected Finished, maybe a record cut by the loss: only the keys
+                # can tell.
+                opened = self._lost_ccs_handshake(d, rec)
+                if opened is None:
+                    return self._undecryptable(d, ct, version, fragment, events)
+            else:
+                self._lost_ccs_error(d)
+                self._protect12(d)
+                d.seq_unknown = True
         early = self.offered_early_data and self._early_candidate(d, ct)
-        if early or d.encrypted and (ct == 23 or not self.tls13):
+        if opened is not None:
+            ct, plain = opened
+            decrypted = True
+        elif early or d.encrypted and (ct == 23 or not self.tls13):
             d.protected_records += 1
             opened = self._open(d, rec, early)
             if opened is None:
@@ -191,9 +264,18 @@ class ObserverConnection(ObserverKeys):
             if early:
                 zero_rtt = self._early_record
                 self._early_record = False
-        elif ct == 21 and len(fragment) != 2 and self.client_random is None \
-                and self.server_random is None:
-            # No hello seen (caught mid-connection): a longer alert is a protected one.
+        elif ct == 22 and d.encrypted and self.tls13:
+            # RFC 8446 section 5: once a side's keys changed every handshake message is
+            # protected; a plaintext one here is forged or damaged, not a message of the peer.
+            self._keep(d, ct, version, fragment, False)
+            self._error("%s: unprotected handshake record after the TLS 1.3 keys took effect "
+                        "(unexpected_message): not read" % d.arrow)
+            self._entry(d, "handshake", "%d bytes, unprotected: not read" % len(fragment))
+            return
+        elif ct == 21 and len(fragment) != 2 and (d.lost or self.client_random is None
+                                                  and self.server_random is None):
+            # No hello seen (caught mid-connection), or bytes lost before: a longer alert
+            # is a protected one.
             return self._undecryptable(d, ct, version, fragment, events)
         else:
             plain = fragment
@@ -241,9 +323,10 @@ class ObserverConnection(ObserverKeys):
         events.append(Undecryptable(d.name, ct, len(fragment)))
 
     def _ccs(self, d, fragment, events):
-        self._entry(d, "change_cipher_spec", "")
+        """``fragment``: the plaintext, None for a protected one that did not open."""
+        self._entry(d, "change_cipher_spec", "" if fragment is not None else "not decrypted")
         events.append(ChangeCipherSpec(d.name))
-        if fragment != b"\x01":
+        if fragment is not None and fragment != b"\x01":
             self._error("%s: malformed change_cipher_spec" % d.arrow)
         # No ServerHello seen (lost): only a client that cannot speak TLS 1.3 has surely
         # switched to protected records.
@@ -251,20 +334,68 @@ class ObserverConnection(ObserverKeys):
                 self.client_random is None or X.EXT_SUPPORTED_VERSIONS in self.client_exts):
             return
         if d.encrypted:
-            # A second ChangeCipherSpec: renegotiated keys, which we do not follow.
+            # A renegotiation's keys take over (RFC 5246 section 7.1), when its handshake
+            # was read under the old ones.
+            if fragment is not None and self.renegotiations:
+                if self.full_handshake is None and d is self.server_side:
+                    self._set_resumed(True)
+                if self._protect12(d):
+                    return
             if d.keys:
                 self._error("%s: renegotiation: the records after it are not decrypted"
                             % d.arrow)
             d.keys = False
             return
-        d.encrypted = True
         if self.full_handshake is None and d is self.server_side:
             self._set_resumed(True)
-        protection = self._protection12(d)
-        if protection is not None:
-            d.layer.set_read(protection)
-            d.keys = True
+        self._protect12(d)
+
+    def _protect12(self, d):
+        """``d`` sends protected records from now on, under the current handshake's keys
+        when they are known (True then)."""
+        d.encrypted = True
         d.opened = 0
+        d.failed = False
+        protection = self._protection12(d)
+        d.keys = protection is not None
+        if d.keys:
+            d.layer.set_read(protection)
+        return d.keys
+
+    def _lost_ccs_error(self, d):
+        self._error("%s: protected records after the lost bytes: the ChangeCipherSpec was "
+                    "among them" % d.arrow)
+
+    def _lost_ccs_handshake(self, d, rec):
+        """A handshake record after lost bytes that is not plaintext: if the current keys
+        open it under one of the first sequence numbers, the ChangeCipherSpec was lost and
+        they take over from here; ``(content type, plaintext)``, else None."""
+        for seq in range(SEQ_WINDOW):
+            protection = self._protection12(d)
+            if protection is None:
+                return None
+            protection.seq = seq
+            try:
+                plain = protection.open(*rec)
+            except AlertError:
+                continue
+            self._lost_ccs_error(d)
+            d.encrypted = d.keys = True
+            d.failed = d.seq_unknown = False
+            d.opened = 1
+            d.layer.set_read(protection)
+            return rec[0], plain
+        return None
+
+    def _ccs_lost(self, d, ct, fragment):
+        """After lost bytes: is this TLS 1.0-1.2 record protected, though no
+        ChangeCipherSpec was seen? Application data and alerts longer than two bytes are;
+        a handshake record is when it does not read as whole plaintext messages."""
+        if self.tls13 or self.server_random is None or self.version is None:
+            return False
+        if ct == 23 or ct == 21 and len(fragment) != 2:
+            return True
+        return ct == 22 and not _plausible_handshake(fragment)
 
     def _alert(self, d, plain, events):
         if len(plain) < 2 or len(plain) % 2:
@@ -276,6 +407,11 @@ class ObserverConnection(ObserverKeys):
             desc = ALERT_DESCRIPTIONS.get(code, "unknown_%d" % code)
             self._entry(d, "alert:" + desc, "fatal" if level == 2 else "warning")
             events.append(Alert(d.name, level, desc))
+
+    def preamble(self, time, detail):
+        """The plaintext that came before TLS on this connection (STARTTLS, a proxy
+        request): one ladder line, no message."""
+        self.ladder.append((time, "client", "preamble", detail))
 
     def _entry(self, d, name, detail):
         self.messages.append(d.tag + name)
@@ -316,7 +452,9 @@ class ObserverConnection(ObserverKeys):
     def _client_hello(self, d, body, raw):
         ch = ClientHello.parse(body)
         if self.client_random is not None and not self.hello_retry:
-            return "again (renegotiation?)"
+            if self.tls13 or not (d.encrypted and self.completed):
+                return "again (renegotiation?)"
+            self._renegotiate(raw)
         if self.client_hello is None:
             self.client_hello = ch
         self.client_random = ch.random
@@ -343,17 +481,25 @@ class ObserverConnection(ObserverKeys):
     def _server_hello(self, d, body, raw):
         if self.server_random is not None:
             return "again (renegotiation?)"
-        sh = ServerHello.parse(body)
+        if len(body) >= 2 and _draft(body[0] << 8 | body[1]) in range(1, 22):
+            sh = _draft_server_hello(body)
+        else:
+            sh = ServerHello.parse(body)
         exts = sh.extensions or []
         self.server_hello = sh
         self.server_random = sh.random
         self.version = sh.selected_version()
+        draft = _draft(self.version)
+        if draft is not None:
+            self.version = TLS13
         self.suite_id = sh.cipher_suite
         self.cipher_suite = _name(CIPHER_SUITES, sh.cipher_suite)
-        self.suite = CipherSuite.get(sh.cipher_suite)
+        self.suite = observed_suite(sh.cipher_suite)
         self.session_id = sh.session_id.hex()
         types = frozenset(e.type for e in exts)
         detail = "%s, suite 0x%04X" % (_name_version(self.version), sh.cipher_suite)
+        if draft is not None:
+            detail = "TLS 1.3 draft %d, suite 0x%04X" % (draft, sh.cipher_suite)
         if self.tls13:
             self.extended_master_secret = False
             self.resumed = X.EXT_PRE_SHARED_KEY in types
@@ -362,7 +508,13 @@ class ObserverConnection(ObserverKeys):
             if self.offered_early_data and not self.resumed:
                 self.early_data = "rejected"
             ext = find_ext(exts, X.EXT_KEY_SHARE)
-            self._start13()
+            if draft is not None and draft < 25:
+                # Before draft 25 the records' additional data was empty (and before draft
+                # 20 the key labels differed): listed, not decrypted.
+                self._error("TLS 1.3 draft %d: not supported for decryption" % draft)
+                self.client_side.encrypted = self.server_side.encrypted = True
+            else:
+                self._start13()
             if ext is not None:
                 self.group = _name(NAMED_GROUPS, X.parse_key_share_server(ext.data)[0])
                 detail += ", " + self.group
@@ -391,7 +543,7 @@ class ObserverConnection(ObserverKeys):
             self.early_data = "rejected"   # RFC 8446 section 4.2.10
         self.version = sh.selected_version()
         self.suite_id = sh.cipher_suite
-        self.suite = CipherSuite.get(sh.cipher_suite)
+        self.suite = observed_suite(sh.cipher_suite)
         # RFC 8446 section 4.4.1: ClientHello1 is replaced by a message_hash message.
         self.transcript.restart_with_message_hash(
             self.suite.prf_hash if self.suite is not None else "sha256")
@@ -401,6 +553,26 @@ class ObserverConnection(ObserverKeys):
             self.group = _name(NAMED_GROUPS, X.parse_key_share_hello_retry(ext.data))
             return "group " + self.group
         return ""
+
+    def _renegotiate(self, raw):
+        """A ClientHello under the keys of a completed TLS 1.0-1.2 handshake: a new
+        handshake, read under the old keys; its own take over at its ChangeCipherSpecs. The
+        report keeps the first handshake's parameters."""
+        if self._first_summary is None:
+            self._first_summary = HandshakeSummary.from_connection(self)
+        self.renegotiations += 1
+        self.server_random = None
+        self.master_secret = self.schedule = self._rsa = None
+        self._keys_tried = False
+        self._key_block = None
+        self.full_handshake = None
+        self.ticket = b""
+        self.transcript = P.Transcript()
+        self.transcript.update(raw)
+        self.hashing = True
+        self.transcript_broken = False
+        for side in (self.client_side, self.server_side):
+            side.finished = side.finished_ok = False
 
     def _set_resumed(self, resumed):
         self.full_handshake = not resumed
@@ -420,6 +592,8 @@ class ObserverConnection(ObserverKeys):
     def _server_key_exchange(self, d, body, raw):
         self._set_resumed(False)
         kx = self.suite.key_exchange if self.suite is not None else None
+        if kx in ("DHE_PSK", "ECDHE_PSK"):
+            return self._psk_key_exchange(kx, bytes(body))
         if kx in ("DHE", "ECDHE"):
             ske = ServerKeyExchange.parse(body, kx, self.version)
             if ske.kind == "ECDHE":
@@ -429,6 +603,23 @@ class ObserverConnection(ObserverKeys):
             self.group = _ffdhe_name(p)
             return "DH %d bits%s" % (len(p) * 8, ", " + self.group if self.group else "")
         return ""
+
+    def _psk_key_exchange(self, kx, body):
+        """RFC 4279 section 3 / RFC 5489 section 2: the identity hint, then the (EC)DH
+        parameters, unsigned."""
+        if len(body) < 2:
+            raise DecodeError("truncated server_key_exchange")
+        pos = 2 + (body[0] << 8 | body[1])
+        if kx == "ECDHE_PSK":
+            if len(body) < pos + 3 or body[pos] != 3:
+                raise DecodeError("server_key_exchange without a named curve")
+            self.group = _name(NAMED_GROUPS, body[pos + 1] << 8 | body[pos + 2])
+            return "group " + self.group
+        if len(body) < pos + 2:
+            raise DecodeError("truncated server_key_exchange")
+        p = body[pos + 2:pos + 2 + (body[pos] << 8 | body[pos + 1])].lstrip(b"\0")
+        self.group = _ffdhe_name(p)
+        return "DH %d bits%s" % (len(p) * 8, ", " + self.group if self.group else "")
 
     def _server_hello_done(self, d, body, raw):
         self._set_resumed(False)
@@ -522,7 +713,14 @@ class ObserverConnection(ObserverKeys):
 
     def summary(self):
         """The ``HandshakeSummary`` of what was seen so far."""
-        return HandshakeSummary.from_connection(self)
+        summary = HandshakeSummary.from_connection(self)
+        first = self._first_summary
+        if first is None:
+            return summary
+        first = copy.copy(first)
+        first.messages = summary.messages
+        first.key_updates = summary.key_updates
+        return first
 
     def fields(self):
         """The CONTRACT report fields this connection knows (all but client/server): the
@@ -534,6 +732,38 @@ class ObserverConnection(ObserverKeys):
             out["app_data"] = app
         out["errors"] = list(self.errors)
         return out
+
+
+def _draft(version):
+    """The TLS 1.3 draft number of a version code point (0x7f12: draft 18), else None."""
+    return version & 0xFF if version >> 8 == 0x7F else None
+
+
+def _draft_server_hello(body):
+    """A ServerHello of TLS 1.3 drafts 18-21 (draft-ietf-tls-tls13-21 section 4.1.3):
+    version, random, cipher suite, extensions; no session id or compression method."""
+    if len(body) < 38:
+        raise DecodeError("truncated server_hello")
+    return ServerHello(body[0] << 8 | body[1], bytes(body[2:34]), b"",
+                       body[34] << 8 | body[35], 0,
+                       X.parse_extensions(bytes(body[36:]), "server_hello extensions"))
+
+
+def _plausible_handshake(fragment):
+    """Does a record start with plaintext handshake messages (whole ones, the last one
+    perhaps going on in the next record)?"""
+    pos, size = 0, len(fragment)
+    while pos < size:
+        if size - pos < 4:
+            return False
+        msg_type = fragment[pos]
+        length = int.from_bytes(fragment[pos + 1:pos + 4], "big")
+        if msg_type not in HANDSHAKE_TYPES or msg_type == 0 and length:
+            return False
+        pos += 4 + length
+        if pos > size:
+            return length <= 1 << 17
+    return True
 
 
 def _name_version(v):

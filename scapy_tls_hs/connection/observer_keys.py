@@ -19,6 +19,7 @@ import hashlib
 import hmac
 
 from ..codec.records import HandshakeReassembler, RecordReader
+from ..crypto import ssl3
 from ..crypto.key_schedule import KeySchedule12, KeySchedule13
 from ..crypto.record import RecordProtection
 from ..errors import AlertError
@@ -29,6 +30,7 @@ from .record_layer import RecordLayer
 __all__ = ["SessionTable", "ObserverKeys", "TLS13"]
 
 TLS13 = 0x0304
+SSL3 = 0x0300
 
 # Key log labels (NSS) of the TLS 1.3 secrets, and their KeySchedule13 attributes.
 SECRETS13 = (("CLIENT_EARLY_TRAFFIC_SECRET", "client_early"),
@@ -138,7 +140,7 @@ class ObserverKeys:
         cannot be decrypted; ``early``: it may be 0-RTT data (``_early_candidate``)."""
         ct = rec[0]
         if early:
-            out = self._open_early(rec[2])
+            out = self._open_early(rec[2], rec[1])
             if out is not None:
                 self._early_record = True
                 return out
@@ -252,7 +254,9 @@ class ObserverKeys:
                 from ..crypto.keyexchange import rsa_decrypt_pre_master
                 pre = rsa_decrypt_pre_master(self.server_key, encrypted, self.client_version)
                 self.key_source = "server_key"
-            if pre is not None:
+            if pre is not None and self.version == SSL3:
+                master = ssl3.master_secret(pre, self.client_random, self.server_random)
+            elif pre is not None:
                 # RFC 7627 section 4 when the session hash was taken, else RFC 5246 8.1.
                 schedule = KeySchedule12(suite, self.version, self.client_random,
                                          self.server_random)
@@ -296,13 +300,20 @@ class ObserverKeys:
             master = self._master()
             if master is None:
                 return None
-            if self.suite is None or self.version < 0x0301:
+            if self.suite is None or self.version < SSL3 or self.version == SSL3 and (
+                    self.suite.aead or self.suite.mac != "SHA1"):
                 self._error("%s is not supported for decryption" % (
                     "cipher suite " + (self.cipher_suite or "?") if self.suite is None
-                    else "SSL 3.0"))
+                    else "%s in SSL 3.0" % self.cipher_suite))
                 self._key_block = False
                 return None
-            self._key_block = self.schedule.key_block()
+            if self.version == SSL3:
+                self._key_block = ssl3.key_block(master, self.client_random,
+                                                 self.server_random, self.suite)
+            else:
+                self._key_block = self.schedule.key_block()
+        if self.version == SSL3:
+            return ssl3.SSL3Protection.for_direction(self.suite, self._key_block, d.name)
         return RecordProtection.for_direction(self.suite, self.version, self._key_block,
                                               d.name, encrypt_then_mac=self.encrypt_then_mac)
 
@@ -310,8 +321,12 @@ class ObserverKeys:
         master = self._master()
         if master is None or self.suite is None:
             return None
-        digest = self.transcript.digest(self.version, self.suite.prf_hash)
-        return hmac.compare_digest(self.schedule.finished(d.name, digest), bytes(body))
+        if self.version == SSL3:
+            mine = ssl3.finished(master, self.transcript.data, d.name)
+        else:
+            digest = self.transcript.digest(self.version, self.suite.prf_hash)
+            mine = self.schedule.finished(d.name, digest)
+        return hmac.compare_digest(mine, bytes(body))
 
 
     # -- TLS 1.3 ---------------------------------------------------------------------------
@@ -354,7 +369,7 @@ class ObserverKeys:
         return (ct == 23 and self.offered_early_data and d is self.client_side
                 and not d.finished and (self.version is None or self.tls13))
 
-    def _open_early(self, fragment):
+    def _open_early(self, fragment, version=0x0303):
         early = self._early
         if early is None:
             early = self._early = self._early_protection() or False
@@ -362,7 +377,7 @@ class ObserverKeys:
             return None
         seq = early.seq
         try:
-            return early.open(fragment)
+            return early.open(fragment, version)
         except AlertError:
             early.seq = seq
             return None

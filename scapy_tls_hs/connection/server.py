@@ -17,24 +17,29 @@ from ..codec import extensions as X
 from ..codec.messages import (Certificate, Certificate13, CertificateRequest, CertificateVerify,
                               ClientHello, ClientKeyExchange, Extension, NewSessionTicket,
                               ServerHello, ServerKeyExchange)
+from ..codec.records import encode_records, handshake
+from ..codec.sslv2 import is_sslv2_header, parse_sslv2_client_hello
+from ..crypto.record import MAX_PLAINTEXT
 from ..crypto import signatures
-from ..crypto.keyexchange import DHEKey, EphemeralKey, ffdhe_group_of, rsa_decrypt_pre_master
+from ..crypto.keyexchange import (FFDHE_GROUPS, DHEKey, EphemeralKey, ffdhe_group_of,
+                                  ffdhe_prime, rsa_decrypt_pre_master)
+from ..crypto.prf import Transcript
 from ..errors import AlertError, DecodeError, TLSError
 from ..registry import NAMED_GROUPS
 from . import states
 from .base import BaseConnection, _parse_certificate
+from .renegotiation import ServerRenegotiation
 from .server13 import Server13Mixin
 from .server_context import ServerContext
 from .session import Session
 
 __all__ = ["ServerConnection"]
 
-_SCSV_RENEGOTIATION = 0x00FF
 _SCSV_FALLBACK = 0x5600
-# RFC 5246 section 7.4.4 / RFC 8422 section 5.4: rsa_sign, ecdsa_sign.
-_CLIENT_CERT_TYPES = (1, 0x40)
+# RFC 5246 section 7.4.4 / RFC 8422 section 5.4: rsa_sign, dss_sign, ecdsa_sign.
+_CLIENT_CERT_TYPES = (1, 2, 0x40)
 # RFC 8446 section 4.1.3: the end of ServerHello.random of a TLS 1.3 server that negotiates
-# TLS 1.2 (01) or below (00).
+# TLS 1.2 (01) or below (00), and (a SHOULD) of a TLS 1.2 server that negotiates below.
 _DOWNGRADE = b"DOWNGRD"
 
 
@@ -42,7 +47,7 @@ def _int_bytes(n):
     return n.to_bytes((n.bit_length() + 7) // 8 or 1, "big")
 
 
-class ServerConnection(Server13Mixin, BaseConnection):
+class ServerConnection(Server13Mixin, ServerRenegotiation, BaseConnection):
     """``context``: the runtime state shared with the server's other connections (session
     cache, ticket keys, used 0-RTT tickets, cookie key); None uses the one kept with
     ``config`` (``ServerContext.of_config``)."""
@@ -50,6 +55,7 @@ class ServerConnection(Server13Mixin, BaseConnection):
     role = "server"
     peer = "client"
     _table = states.SERVER
+    _record_limit_reply = None          # our record_size_limit, when the client sent one
 
     def __init__(self, config, context=None):
         super().__init__(config)
@@ -65,16 +71,62 @@ class ServerConnection(Server13Mixin, BaseConnection):
     def start(self):
         """Nothing to send first: the server waits for the ClientHello."""
 
+    # ---------------------------------------------------------------- SSL 2.0-format hello
+
+    # The stream may still open with an SSL 2.0-format ClientHello (until its first byte is
+    # known); the body of one being read.
+    _sslv2_open = True
+    _sslv2_buf = None
+    _sslv2_raw = None       # the body of the one received, for the transcript
+
+    def receive_data(self, data):
+        """RFC 5246 appendix E.2: a first byte with the high bit set starts an SSL 2.0-format
+        ClientHello; it is handed on as the same hello in a TLS record, the rest of the
+        stream as it came."""
+        if self._sslv2_open and data:
+            if self._sslv2_buf is not None or is_sslv2_header(data):
+                return self._receive_sslv2(data)
+            self._sslv2_open = False
+        return super().receive_data(data)
+
+    def _receive_sslv2(self, data):
+        buf = self._sslv2_buf = (self._sslv2_buf or b"") + bytes(data)
+        try:
+            parsed = parse_sslv2_client_hello(buf)
+        except DecodeError as exc:
+            self._sslv2_open, self._sslv2_buf = False, None
+            self._new_events = []
+            self._fail(exc)
+            exc.events = []
+            raise exc from None
+        if parsed is None:
+            return []
+        hello, self._sslv2_raw, used = parsed
+        self._sslv2_open, self._sslv2_buf = False, None
+        record = encode_records(22, 0x0301, handshake(1, hello.encode()))
+        return super().receive_data(record + buf[used:])
+
     # ---------------------------------------------------------------- ClientHello
 
     def _on_client_hello(self, body, raw):
         if self.state == states.CONNECTED:
-            self._refuse_renegotiation()
-            return None
+            if not self._start_renegotiation(raw):
+                return states.CONNECTED
+            self._client_key = self._kx_key = self._identity = None
+            self._client_schemes = None
+            self.sni = None
         ch = ClientHello.parse(body)
+        if self.client_hello is None:
+            self.client_hello = ch
+        if self._sslv2_raw is not None:
+            # RFC 5246 appendix E.2: the handshake hash covers the SSL 2.0 body as sent.
+            self.transcript = Transcript()
+            self.transcript.update(self._sslv2_raw)
+            self._sslv2_raw = None
         self._hello = ch
         self.client_random = ch.random
         version = self._choose_version(ch)
+        self._check_renegotiated_version(version)
         if version == 0x0304:
             return self._start13(ch, raw)
         self.version = self.record_version = version
@@ -82,8 +134,15 @@ class ServerConnection(Server13Mixin, BaseConnection):
             raise AlertError("illegal_parameter", "no null compression offered")
         exts = self._read_client_extensions(ch)
         session, group = self._negotiate(ch, exts)
+        if session is None and version >= 0x0303 and X.EXT_SIGNATURE_ALGORITHMS not in exts \
+                and X.EXT_SIGNATURE_ALGORITHMS_CERT in exts:
+            # A full handshake with a client that lists the certificate signatures it takes
+            # but no handshake ones (the implied SHA-1 default is for clients that list
+            # neither): handshake_failure, as OpenSSL answers. A resumption signs nothing.
+            raise AlertError("handshake_failure",
+                             "signature_algorithms_cert without signature_algorithms")
         self.server_random = os.urandom(32)
-        if 0x0304 in self.config.versions:
+        if 0x0304 in self.config.versions or (version < 0x0303 <= self.config.versions[-1]):
             self.server_random = (self.server_random[:24] + _DOWNGRADE
                                   + (b"\x01" if version == 0x0303 else b"\x00"))
         self._send_server_hello(self._server_extensions(exts))
@@ -100,16 +159,23 @@ class ServerConnection(Server13Mixin, BaseConnection):
                 raise AlertError("illegal_parameter", "extension %d twice" % ext.type)
             exts[ext.type] = ext.data
         if X.EXT_SERVER_NAME in exts:
-            self.sni = X.parse_server_name(exts[X.EXT_SERVER_NAME])
+            self.sni = X.parse_client_server_name(exts[X.EXT_SERVER_NAME])
         schemes = exts.get(X.EXT_SIGNATURE_ALGORITHMS)
         if schemes is not None and self.version >= 0x0303:
             self._client_schemes = X.parse_signature_algorithms(schemes)
         for flag in (X.EXT_EXTENDED_MASTER_SECRET, X.EXT_ENCRYPT_THEN_MAC):
             if exts.get(flag):
                 X.parse_empty(exts[flag])       # RFC 7627 5.1, RFC 7366 2: empty bodies
-        reneg = exts.get(X.EXT_RENEGOTIATION_INFO)
-        if reneg is not None and reneg != b"\x00":
-            raise AlertError("handshake_failure", "non-empty renegotiation_info")
+        formats = exts.get(X.EXT_EC_POINT_FORMATS)
+        if formats is not None and 0 not in X.parse_ec_point_formats(formats):
+            groups = exts.get(X.EXT_SUPPORTED_GROUPS)
+            if groups is None or any(not 0x100 <= g < 0x200
+                                     for g in X.parse_supported_groups(groups)):
+                # RFC 8422 section 5.1.2: a client of elliptic curves that cannot take
+                # uncompressed points.
+                raise AlertError("illegal_parameter", "ec_point_formats without uncompressed")
+        self._check_client_renegotiation_info(exts.get(X.EXT_RENEGOTIATION_INFO),
+                                              ch.cipher_suites)
         self._select_alpn(exts.get(X.EXT_ALPN))
         return exts
 
@@ -118,6 +184,7 @@ class ServerConnection(Server13Mixin, BaseConnection):
         ``(session or None, group or None)``."""
         cfg = self.config
         client_ems = X.EXT_EXTENDED_MASTER_SECRET in exts and cfg.ems
+        self._check_renegotiated_ems(X.EXT_EXTENDED_MASTER_SECRET in exts)
         ctx = self._context
         ticket = exts.get(X.EXT_SESSION_TICKET)
         wants_tickets = ticket is not None and ctx.ticket_keys is not None
@@ -145,8 +212,8 @@ class ServerConnection(Server13Mixin, BaseConnection):
     def _server_extensions(self, exts):
         """Answer only what the client offered (RFC 5246 section 7.4.1.4)."""
         out = []
-        if X.EXT_RENEGOTIATION_INFO in exts or _SCSV_RENEGOTIATION in self._hello.cipher_suites:
-            out.append((X.EXT_RENEGOTIATION_INFO, b"\x00"))
+        if self.secure_renegotiation:
+            out.append((X.EXT_RENEGOTIATION_INFO, self._renegotiation_info_out()))
         if self.extended_master_secret:
             out.append((X.EXT_EXTENDED_MASTER_SECRET, b""))
         if self.encrypt_then_mac:
@@ -158,7 +225,22 @@ class ServerConnection(Server13Mixin, BaseConnection):
         if X.EXT_EC_POINT_FORMATS in exts and (self.suite.key_exchange == "ECDHE" or
                                                self.suite.authentication == "ECDSA"):
             out.append((X.EXT_EC_POINT_FORMATS, X.ec_point_formats([0])))
+        if self._record_size_limit(exts) is not None:
+            out.append((X.EXT_RECORD_SIZE_LIMIT, X.record_size_limit(self._record_limit_reply)))
         return out
+
+    def _record_size_limit(self, exts, tls13=False):
+        """RFC 8449: the client's record_size_limit binds our protected records; ours (the
+        protocol's maximum, 2^14 or 2^14 + 1 with TLS 1.3's content type byte, unless
+        configured lower) is the answer. Returns it, None when the client sent none."""
+        data = exts.get(X.EXT_RECORD_SIZE_LIMIT)
+        peer = X.parse_record_size_limit(data) if data is not None else None
+        top = MAX_PLAINTEXT + 1 if tls13 else MAX_PLAINTEXT
+        ours = None if peer is None else min(self.config.record_size_limit or top, top)
+        self._records.limit_sending(peer)
+        self._records.limit_receiving(ours if ours is not None and ours < top else None)
+        self._record_limit_reply = ours
+        return ours
 
     def _send_resumed_flight(self, session):
         """RFC 5246 figure 2 (RFC 5077 figure 2 with a new ticket)."""
@@ -209,9 +291,11 @@ class ServerConnection(Server13Mixin, BaseConnection):
 
     def _select_alpn(self, data):
         """RFC 7301 section 3.2: server preference; no overlap is fatal."""
-        if data is None or not self.config.alpn:
+        if data is None:
             return
-        offered = X.parse_alpn(data)
+        offered = X.parse_alpn(data)        # malformed is decode_error, configured or not
+        if not self.config.alpn:
+            return
         for proto in self.config.alpn:
             if proto in offered:
                 self.alpn = proto.decode("ascii", "replace")
@@ -220,8 +304,9 @@ class ServerConnection(Server13Mixin, BaseConnection):
 
     def _find_session(self, ch, version, ticket, ems):
         """A session to resume, and whether it came from a ticket. Anything unusable (unknown
-        id, undecryptable or expired ticket, other version, suite, EMS or SNI) means a full
-        handshake, never an error."""
+        id, undecryptable or expired ticket, other version, EMS or SNI, a suite we no longer
+        run) means a full handshake; a client that drops the session's suite or EMS from its
+        offer is refused (``_resumable``)."""
         ctx = self._context
         if ticket and ctx.ticket_keys is not None:
             state = ctx.ticket_keys.open(ticket)
@@ -245,15 +330,22 @@ class ServerConnection(Server13Mixin, BaseConnection):
         # offered again without it is an attack or a broken client: abort.
         if session.extended_master_secret and not ems and session.version == version:
             raise AlertError("handshake_failure", "resuming an EMS session without EMS")
-        return (session.version == version and session.suite.id in ch.cipher_suites
-                and session.suite in self.config.suites
-                and session.extended_master_secret == ems
-                and (session.sni or None) == (self.sni or None))
+        usable = (session.version == version and session.suite in self.config.suites
+                  and session.extended_master_secret == ems
+                  and (session.sni or None) == (self.sni or None))
+        if usable and session.suite.id not in ch.cipher_suites:
+            # RFC 5246 section 7.4.1.2: a resumption request MUST offer the session's suite
+            # (OpenSSL: illegal_parameter).
+            raise AlertError("illegal_parameter", "resumption without the session's suite")
+        return usable
 
     def _choose_suite(self, ch, version, groups):
-        """Server preference order among the client's suites (RFC 5246 section 7.4.1.3)."""
+        """Server preference order among the client's suites (RFC 5246 section 7.4.1.3).
+        A DHE suite needs one of the client's FFDHE groups when it names any (RFC 7919
+        section 4); when that alone rules out every suite, the alert is insufficient_security."""
         offered = set(ch.cipher_suites)
         cfg = self.config
+        no_ffdhe = False
         for suite in cfg.suites:
             if suite.id not in offered or not suite.usable_in(version):
                 continue
@@ -262,6 +354,11 @@ class ServerConnection(Server13Mixin, BaseConnection):
                 group = self._choose_group(groups)
                 if group is None:
                     continue
+            elif suite.key_exchange == "DHE":
+                group = self._choose_ffdhe(groups)
+                if group is False:
+                    no_ffdhe = True
+                    continue
             if version >= 0x0303 and suite.key_exchange != "RSA":
                 identity = cfg.identities[suite.authentication]
                 try:
@@ -269,6 +366,8 @@ class ServerConnection(Server13Mixin, BaseConnection):
                 except AlertError:
                     continue
             return suite, group
+        if no_ffdhe:
+            raise AlertError("insufficient_security", "none of the client's FFDHE groups")
         raise AlertError("handshake_failure", "no common cipher suite")
 
     def _choose_group(self, groups):
@@ -279,9 +378,20 @@ class ServerConnection(Server13Mixin, BaseConnection):
                 return g
         return None
 
+    def _choose_ffdhe(self, groups):
+        """RFC 7919 section 4: the FFDHE group for a DHE suite; None when the client names
+        no FFDHE group (any code point 256-511, known or not: the configured parameters
+        then), False when it names some but none we accept."""
+        if not groups or not any(256 <= g <= 511 for g in groups):
+            return None
+        return next((g for g in self.config.groups if g in groups and g in FFDHE_GROUPS),
+                    False)
+
     def _send_server_hello(self, exts):
         sh = ServerHello(self.version, self.server_random, self.session_id, self.suite.id, 0,
                          [Extension(t, d) for t, d in exts] or None)
+        if not self.renegotiating:
+            self.server_hello = sh
         self._send_handshake(2, sh.encode())
 
     def _send_server_key_exchange(self, identity, group):
@@ -292,10 +402,13 @@ class ServerConnection(Server13Mixin, BaseConnection):
             params = ServerKeyExchange.encode_params(
                 "ECDHE", {"curve_type": 3, "group": group, "point": key.public_bytes()})
         else:
-            p, g = self.config.dhe_params
+            if group is None:
+                p, g = self.config.dhe_params
+                group = ffdhe_group_of(p) if g == 2 else None
+            else:
+                p, g = ffdhe_prime(group), 2
             key = DHEKey.generate(p, g)
-            named = ffdhe_group_of(p) if g == 2 else None
-            self.group = NAMED_GROUPS.get(named) if named else None
+            self.group = NAMED_GROUPS.get(group) if group else None
             params = ServerKeyExchange.encode_params(
                 "DHE", {"p": _int_bytes(p), "g": _int_bytes(g), "ys": key.public_bytes()})
         self._kx_key = key
@@ -340,6 +453,11 @@ class ServerConnection(Server13Mixin, BaseConnection):
         kx = self.suite.key_exchange
         cke = ClientKeyExchange.parse(body, kx)
         if kx == "RSA":
+            if not cke.prefixed:
+                # TLS (unlike SSL 3.0) prefixes the encrypted pre-master with its length
+                # (RFC 5246 section 7.4.7.1); one that does not fit is a framing error, told
+                # apart from a bad decryption before any private key operation.
+                raise DecodeError("RSA client_key_exchange length does not match its body")
             # RFC 5246 section 7.4.7.1: crypto substitutes a random secret on any failure.
             pre_master = rsa_decrypt_pre_master(self._identity.private_key, cke.data,
                                                 self._hello.version)
@@ -360,6 +478,12 @@ class ServerConnection(Server13Mixin, BaseConnection):
         if self.version >= 0x0303 and cv.scheme not in self.config.sig_schemes:
             raise AlertError("illegal_parameter", "signature scheme 0x%04x not requested"
                              % (cv.scheme or 0))
+        if self.version >= 0x0303 and signatures.SCHEMES.get(cv.scheme, ("",))[0] != \
+                signatures.key_kind(self._client_key):
+            # A scheme of another key type is a wrong parameter, not a bad signature (as
+            # OpenSSL and GnuTLS answer; tlsfuzzer test-eddsa-in-certificate-verify).
+            raise AlertError("illegal_parameter", "signature scheme 0x%04x does not fit the "
+                             "client's key" % cv.scheme)
         signatures.verify(self._client_key, self.transcript.data, cv.signature,
                           self.version, cv.scheme)
         self.transcript.update(raw)

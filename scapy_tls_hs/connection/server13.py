@@ -34,7 +34,7 @@ from ..errors import AlertError, DecodeError
 from ..registry import NAMED_GROUPS
 from . import states
 from .base import _parse_certificate
-from .config import DEFAULT_SIG_SCHEMES
+from .config import DEFAULT_SIG_SCHEMES, SERVER_SIG_SCHEMES
 from .session import Session
 
 __all__ = ["Server13Mixin"]
@@ -110,9 +110,10 @@ class Server13Mixin:
             raise AlertError("illegal_parameter", "second ClientHello changed the suite")
         self.suite = suite
         if X.EXT_SERVER_NAME in exts:
-            self.sni = X.parse_server_name(exts[X.EXT_SERVER_NAME])
+            self.sni = X.parse_client_server_name(exts[X.EXT_SERVER_NAME])
         self.alpn = None
         self._select_alpn(exts.get(X.EXT_ALPN))
+        self._record_size_limit(exts, tls13=True)
         schemes = exts.get(X.EXT_SIGNATURE_ALGORITHMS)
         self._client_schemes = (X.parse_signature_algorithms(schemes)
                                 if schemes is not None else None)
@@ -349,7 +350,8 @@ class Server13Mixin:
         if accepted:
             self.schedule.early(self.transcript.hash(hash_name))
             self._early_limit = min(cfg.early_data_max, state.max_early_data)
-        sh = ServerHello(0x0303, self.server_random, ch.session_id, self.suite.id, 0, sh_exts)
+        sh = self.server_hello = ServerHello(0x0303, self.server_random, ch.session_id,
+                                             self.suite.id, 0, sh_exts)
         self._send_handshake(2, sh.encode())
         self.schedule.handshake(shared, self.transcript.hash(hash_name))
         if ch.session_id and self._middlebox and not self._ccs_sent:
@@ -382,13 +384,16 @@ class Server13Mixin:
             out.append(Extension(X.EXT_SERVER_NAME, b""))      # RFC 6066 section 3
         if accepted:
             out.append(Extension(X.EXT_EARLY_DATA, b""))
+        if self._record_limit_reply is not None:
+            out.append(Extension(X.EXT_RECORD_SIZE_LIMIT,
+                                 X.record_size_limit(self._record_limit_reply)))
         self._send_handshake(8, EncryptedExtensions(out).encode())
 
     def _request_schemes13(self):
         """What a client may sign with: the configured schemes TLS 1.3 allows, or by
         default all of them (EdDSA and RSASSA-PSS keys included)."""
         schemes = tuple(self.config.sig_schemes)
-        if schemes == DEFAULT_SIG_SCHEMES:
+        if schemes in (DEFAULT_SIG_SCHEMES, SERVER_SIG_SCHEMES):
             return list(signatures.DEFAULT_SCHEMES13)
         return [s for s in schemes if s in signatures.SCHEMES13]
 

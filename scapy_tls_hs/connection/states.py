@@ -79,7 +79,8 @@ CLIENT = {
     },
     CONNECTED: {
         APP: CONNECTED,
-        "hello_request": CONNECTED,     # renegotiation is refused with a warning
+        # RFC 5746: a HelloRequest is refused with a warning, or renegotiated
+        "hello_request": (CONNECTED, EXPECT_SERVER_HELLO),
     },
     CLOSED: {},
 }
@@ -109,7 +110,10 @@ SERVER = {
     },
     CONNECTED: {
         APP: CONNECTED,
-        "client_hello": CONNECTED,      # renegotiation is refused with a warning
+        # RFC 5746: a renegotiating ClientHello is refused with a warning, or answered as
+        # a first one is
+        "client_hello": (CONNECTED, EXPECT_CERTIFICATE, EXPECT_CLIENT_KEY_EXCHANGE,
+                         EXPECT_CHANGE_CIPHER_SPEC),
     },
     CLOSED: {},
 }

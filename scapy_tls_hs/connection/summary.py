@@ -34,6 +34,8 @@ their attributes up to date; the reports read them through ``HandshakeSummary``:
 - ``client_hello`` / ``server_hello``: the parsed first ClientHello and the ServerHello (not
   the HelloRetryRequest) as ``codec.messages`` objects, or None. Not in ``fields()``: they
   are what JA3 / JA4 (and the replay) compute from, as pure functions of the summary.
+- ``ja3``, ``ja3s``, ``ja4``, ``ja4_r`` (in ``fields()``): computed from those two hellos by
+  ``fingerprints.py`` (None without the hello), once per summary.
 
 The summary is plain data (a dataclass of str, int, bool, list and codec objects): it
 pickles, so reports can cross process boundaries.
@@ -42,13 +44,15 @@ from dataclasses import dataclass, field
 
 from ..registry import NAMED_GROUPS, VERSIONS, name as _name
 
-__all__ = ["HandshakeSummary", "FIELDS", "EARLY_DATA_STATES"]
+__all__ = ["HandshakeSummary", "FIELDS", "FINGERPRINTS", "EARLY_DATA_STATES"]
 
 # The CONTRACT fields shared by every report, in CONTRACT order (the first block of the
 # dissect object, then the TLS 1.3 block).
-FIELDS = ("version", "cipher_suite", "session_id", "resumed", "sni", "alpn", "client_auth",
-          "extended_master_secret", "messages", "group", "hello_retry", "early_data",
-          "key_updates")
+_STORED = ("version", "cipher_suite", "session_id", "resumed", "sni", "alpn", "client_auth",
+           "extended_master_secret", "messages", "group", "hello_retry", "early_data",
+           "key_updates")
+FINGERPRINTS = ("ja3", "ja3s", "ja4", "ja4_r")
+FIELDS = _STORED + FINGERPRINTS
 
 EARLY_DATA_STATES = ("accepted", "rejected", None)
 
@@ -72,6 +76,7 @@ class HandshakeSummary:
     key_updates: int = 0
     client_hello: object = field(default=None, repr=False, compare=False)
     server_hello: object = field(default=None, repr=False, compare=False)
+    _fingerprints: dict = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_connection(cls, conn):
@@ -106,9 +111,21 @@ class HandshakeSummary:
 
     def fields(self):
         """The shared CONTRACT fields as a new dict, in CONTRACT order (JSON-ready)."""
-        out = {key: getattr(self, key) for key in FIELDS}
+        out = {key: getattr(self, key) for key in _STORED}
         out["messages"] = list(self.messages)
+        out.update(self.fingerprints())
         return out
+
+    def fingerprints(self):
+        """``{"ja3", "ja3s", "ja4", "ja4_r"}``: MD5 / JA4 strings or None."""
+        if self._fingerprints is None:
+            from . import fingerprints as fp
+            ja3 = fp.ja3(self.client_hello)
+            ja3s = fp.ja3s(self.server_hello)
+            ja4 = fp.ja4(self.client_hello)
+            self._fingerprints = {"ja3": ja3 and ja3[1], "ja3s": ja3s and ja3s[1],
+                                  "ja4": ja4 and ja4[0], "ja4_r": ja4 and ja4[1]}
+        return dict(self._fingerprints)
 
 
 def _version(version):

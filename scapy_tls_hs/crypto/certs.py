@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import verification as V
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..errors import AlertError
 
@@ -47,7 +47,10 @@ def load_private_key(path, password=None):
             return serialization.load_pem_private_key(data, password)
         return serialization.load_der_private_key(data, password)
     except (ValueError, TypeError, UnsupportedAlgorithm) as e:
-        raise ValueError("%s: not a usable private key (%s)" % (path, e)) from None
+        # cryptography's reason is ASN.1 detail; what a user can act on is the kind.
+        kind = ("encrypted, and no password given" if b"ENCRYPTED" in data
+                else "not a PEM or DER private key of a supported type")
+        raise ValueError("%s: not a usable private key (%s)" % (path, kind)) from None
 
 
 def parse_certificate(der):
@@ -77,9 +80,10 @@ def _is_client_certificate(cert):
 def _check_validity(chain, now):
     for cert in chain:
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-            raise AlertError("certificate_expired", "%s is valid from %s to %s"
-                             % (cert.subject.rfc4514_string(), cert.not_valid_before_utc,
-                                cert.not_valid_after_utc))
+            raise AlertError("certificate_expired", "%s: %s is valid from %s to %s" % (
+                "expired" if now > cert.not_valid_after_utc else "not yet valid",
+                cert.subject.rfc4514_string(), cert.not_valid_before_utc,
+                cert.not_valid_after_utc))
 
 
 def _classify(message):
@@ -108,17 +112,29 @@ def verify_chain(chain, cafile, hostname=None, purpose=None, now=None):
     leaf, intermediates = chain[0], list(chain[1:])
     if purpose is None:
         purpose = "server" if hostname or not _is_client_certificate(leaf) else "client"
-    builder = V.PolicyBuilder().store(V.Store(roots)).time(now)
+    if leaf in roots:
+        # The peer's own certificate is in the CA file (``openssl req -x509`` makes such a
+        # self-signed CA:TRUE certificate): a trust anchor, as OpenSSL and Python ssl take it.
+        _check_validity([leaf], now)
+        if purpose == "server" and hostname and not _names_match(leaf, hostname):
+            raise AlertError("bad_certificate", "name mismatch: the certificate is for %s, "
+                             "not %s" % (_names(leaf), hostname))
+        return [leaf]
+    if leaf.issuer == leaf.subject and not intermediates:
+        raise AlertError("unknown_ca", "unknown CA: self-signed certificate %s is not in the "
+                         "CA file" % leaf.subject.rfc4514_string())
+    # OpenSSL does not require keyUsage on a CA certificate; the web PKI profile does.
+    ca = V.ExtensionPolicy.webpki_defaults_ca().may_be_present(
+        x509.KeyUsage, V.Criticality.AGNOSTIC, None)
+    ee = V.ExtensionPolicy.webpki_defaults_ee()
+    if purpose == "client":
+        # Client certificates often carry no subjectAltName (nothing to match it to).
+        ee = ee.may_be_present(x509.SubjectAlternativeName, V.Criticality.AGNOSTIC, None)
+    builder = (V.PolicyBuilder().store(V.Store(roots)).time(now)
+               .extension_policies(ca_policy=ca, ee_policy=ee))
     try:
         if purpose == "client":
-            # Client certificates often carry no subjectAltName (nothing to match it to);
-            # the web PKI end-entity defaults require one, so relax just that extension.
-            ee = V.ExtensionPolicy.webpki_defaults_ee().may_be_present(
-                x509.SubjectAlternativeName, V.Criticality.AGNOSTIC, None)
-            builder = builder.extension_policies(
-                ca_policy=V.ExtensionPolicy.webpki_defaults_ca(), ee_policy=ee)
-            verified = builder.build_client_verifier().verify(leaf, intermediates)
-            return verified.chain
+            return builder.build_client_verifier().verify(leaf, intermediates).chain
         if hostname:
             return builder.build_server_verifier(_subject(hostname)).verify(leaf, intermediates)
         # A server chain without a name to check (no SNI): path and usage only. The web PKI
@@ -129,9 +145,42 @@ def verify_chain(chain, cafile, hostname=None, purpose=None, now=None):
         return builder.build_server_verifier(name).verify(leaf, intermediates)
     except V.VerificationError as e:
         _check_validity(chain, now)
-        raise AlertError(_classify(str(e)), str(e)) from None
+        alert = _classify(str(e))
+        raise AlertError(alert, _explain(alert, str(e), leaf, hostname)) from None
     except ValueError as e:      # unsupported or malformed content in a certificate
         raise AlertError("bad_certificate", str(e)) from None
+
+
+def _names(cert):
+    """The DNS names and IP addresses a certificate is for (its CN when it has no SAN)."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = [str(n) for n in san.get_values_for_type(x509.DNSName)]
+        names += [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+    except (x509.ExtensionNotFound, ValueError):
+        names = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    return ", ".join(names) or "no name"
+
+
+def _names_match(cert, hostname):
+    """RFC 6125 matching, with OpenSSL's fallback to the common name when there is no SAN."""
+    host = hostname.lower().rstrip(".")
+    for name in _names(cert).split(", "):
+        name = name.lower().rstrip(".")
+        if name == host or (name.startswith("*.") and "." in host
+                            and host.split(".", 1)[1] == name[2:]):
+            return True
+    return False
+
+
+def _explain(alert, detail, leaf, hostname):
+    """The verifier's finding in the words OpenSSL users know."""
+    if alert == "unknown_ca":
+        return ("unknown CA: %s is not signed by a certificate of the CA file (%s)"
+                % (leaf.issuer.rfc4514_string() or "the issuer", detail))
+    if hostname and not _names_match(leaf, hostname):
+        return "name mismatch: the certificate is for %s, not %s" % (_names(leaf), hostname)
+    return detail
 
 
 def _roots(cafile):

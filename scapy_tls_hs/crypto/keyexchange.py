@@ -5,7 +5,7 @@
   length, version bytes) silently yields a random pre-master, so the handshake fails later
   at Finished exactly as it would with a wrong key (Bleichenbacher countermeasure).
 - DHE (RFC 5246 section 8.1.2): the shared secret has its leading zero bytes stripped.
-  Servers default to the RFC 7919 ffdhe2048 group.
+  Servers use the RFC 7919 group the client asks for, else ffdhe2048 (RFC 7919 section 4).
 - ECDHE (RFC 8422 section 5.10, RFC 7748): x25519/x448 raw keys, NIST curves as uncompressed
   points; the shared secret is the x coordinate.
 """

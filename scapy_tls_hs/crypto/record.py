@@ -7,8 +7,9 @@ Modes (RFC 5246 section 6.2.3):
   in front of each record.
 - CBC, encrypt-then-MAC (RFC 7366): CBC first, then HMAC over the header fields and the
   whole ciphertext (explicit IV included).
-- AES-GCM (RFC 5288): nonce = 4-byte salt from the key block || 8-byte explicit nonce sent in
-  the record; we use the sequence number as the explicit nonce when sealing.
+- AES-GCM (RFC 5288) and AES-CCM (RFC 6655, RFC 7251; CCM_8 with an 8-byte tag): nonce =
+  4-byte salt from the key block || 8-byte explicit nonce sent in the record; we use the
+  sequence number as the explicit nonce when sealing.
 - ChaCha20-Poly1305 (RFC 7905): nonce = 12-byte IV xor the sequence number left-padded to
   12 bytes; no explicit nonce.
 
@@ -29,7 +30,7 @@ import struct
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
 from ..errors import AlertError
 from .prf import hash_algorithm, normalize_version
@@ -42,7 +43,7 @@ except ImportError:  # pragma: no cover - older cryptography
 MAX_PLAINTEXT = 1 << 14
 MAX_CIPHERTEXT = MAX_PLAINTEXT + 2048      # RFC 5246 section 6.2.3
 _SEQ_LIMIT = 1 << 64
-_TAG_LEN = 16
+_EXPLICIT_NONCE = 8
 _HEADER = struct.Struct("!QBHH")           # seq, type, version, length: the MAC/AAD prefix
 
 
@@ -83,9 +84,13 @@ class RecordProtection:
         self.encrypt_then_mac = bool(encrypt_then_mac) and not suite.aead
         self._key = bytes(key)
         self._iv = bytes(iv)
+        self._tag = suite.tag_len
         if suite.cipher.endswith("GCM"):
-            self._mode = "gcm"
+            self._mode = "explicit"
             self._aead = AESGCM(self._key)
+        elif "_CCM" in suite.cipher:
+            self._mode = "explicit"
+            self._aead = AESCCM(self._key, tag_length=self._tag)
         elif suite.cipher == "CHACHA20_POLY1305":
             self._mode = "chacha"
             self._aead = ChaCha20Poly1305(self._key)
@@ -124,8 +129,8 @@ class RecordProtection:
         if len(plaintext) > MAX_PLAINTEXT:
             raise ValueError("plaintext longer than 2^14 bytes must be fragmented")
         seq = self._next_seq()
-        if self._mode == "gcm":
-            explicit = seq.to_bytes(8, "big")
+        if self._mode == "explicit":
+            explicit = seq.to_bytes(_EXPLICIT_NONCE, "big")
             aad = _HEADER.pack(seq, content_type, version, len(plaintext))
             return explicit + self._aead.encrypt(self._iv[:4] + explicit, plaintext, aad)
         if self._mode == "chacha":
@@ -148,16 +153,17 @@ class RecordProtection:
         seq = self._next_seq()
         if len(fragment) > MAX_CIPHERTEXT:
             raise AlertError("record_overflow", "record of %d bytes" % len(fragment))
-        if self._mode == "gcm":
-            if len(fragment) < 8 + _TAG_LEN:
+        if self._mode == "explicit":
+            head = _EXPLICIT_NONCE + self._tag
+            if len(fragment) < head:
                 raise _bad()
-            explicit = fragment[:8]
-            aad = _HEADER.pack(seq, content_type, version, len(fragment) - 8 - _TAG_LEN)
-            plaintext = self._aead_open(self._iv[:4] + explicit, fragment[8:], aad)
+            explicit = fragment[:_EXPLICIT_NONCE]
+            aad = _HEADER.pack(seq, content_type, version, len(fragment) - head)
+            plaintext = self._aead_open(self._iv[:4] + explicit, fragment[_EXPLICIT_NONCE:], aad)
         elif self._mode == "chacha":
-            if len(fragment) < _TAG_LEN:
+            if len(fragment) < self._tag:
                 raise _bad()
-            aad = _HEADER.pack(seq, content_type, version, len(fragment) - _TAG_LEN)
+            aad = _HEADER.pack(seq, content_type, version, len(fragment) - self._tag)
             plaintext = self._aead_open(self._chacha_nonce(seq), fragment, aad)
         elif self.encrypt_then_mac:
             plaintext = self._open_etm(seq, content_type, version, fragment)

@@ -9,11 +9,12 @@ TLS 1.2 (RFC 5246 section 7.4.1.4.1, RFC 8446 section 4.2.3 code points): the sc
 on the wire: rsa_pkcs1_{sha1,sha256,sha384,sha512}, rsa_pss_rsae_{sha256,sha384,sha512}
 (PSS, MGF1 with the same hash, salt length = hash length), ecdsa_{sha1, secp256r1_sha256,
 secp384r1_sha384, secp521r1_sha512} (in TLS 1.2 the curve is not bound to the scheme),
-ed25519 and ed448 (RFC 8422).
+ed25519 and ed448 (RFC 8422); and, as OpenSSL and GnuTLS still accept them from peers, the
+SHA-224 schemes and DSA (dsa_sha1 .. dsa_sha512; TLS 1.0/1.1: DSA over SHA-1).
 """
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa, utils
 
 from ..errors import AlertError
 
@@ -32,6 +33,13 @@ SCHEMES = {
     0x0603: ("ecdsa", "ecdsa", hashes.SHA512),
     0x0807: ("ed25519", "eddsa", None),
     0x0808: ("ed448", "eddsa", None),
+    0x0301: ("rsa", "pkcs1", hashes.SHA224),
+    0x0303: ("ecdsa", "ecdsa", hashes.SHA224),
+    0x0202: ("dsa", "dsa", hashes.SHA1),
+    0x0302: ("dsa", "dsa", hashes.SHA224),
+    0x0402: ("dsa", "dsa", hashes.SHA256),
+    0x0502: ("dsa", "dsa", hashes.SHA384),
+    0x0602: ("dsa", "dsa", hashes.SHA512),
 }
 
 # What we offer in signature_algorithms, in our preference order.
@@ -52,6 +60,8 @@ def key_kind(key):
         return "ed25519"
     if isinstance(key, (ed448.Ed448PrivateKey, ed448.Ed448PublicKey)):
         return "ed448"
+    if isinstance(key, (dsa.DSAPrivateKey, dsa.DSAPublicKey)):
+        return "dsa"
     return None
 
 
@@ -70,7 +80,7 @@ def choose_scheme(private_key, offered):
     ``AlertError("handshake_failure")`` when nothing fits."""
     kind = key_kind(private_key)
     if offered is None:
-        default = {"rsa": 0x0201, "ecdsa": 0x0203}.get(kind)
+        default = _DEFAULT_SCHEME.get(kind)
         if default is None:
             raise AlertError("handshake_failure", "no default signature scheme for this key")
         return default
@@ -79,6 +89,10 @@ def choose_scheme(private_key, offered):
         if entry is not None and entry[0] == kind and _fits(private_key, scheme):
             return scheme
     raise AlertError("handshake_failure", "no common signature scheme")
+
+
+# RFC 5246 section 7.4.1.4.1: no signature_algorithms means SHA-1 with the key's algorithm.
+_DEFAULT_SCHEME = {"rsa": 0x0201, "ecdsa": 0x0203, "dsa": 0x0202}
 
 
 def ske_signed_data(client_random, server_random, params_raw):
@@ -114,6 +128,8 @@ def sign(private_key, data, version, scheme=None):
                                           utils.NoDigestInfo())
         if kind == "ecdsa":
             return None, private_key.sign(data, ec.ECDSA(hashes.SHA1()))
+        if kind == "dsa":
+            return None, private_key.sign(data, hashes.SHA1())
         raise AlertError("handshake_failure", "key type cannot sign in TLS 1.0/1.1")
     if scheme is None:
         scheme = choose_scheme(private_key, None)
@@ -128,6 +144,8 @@ def sign(private_key, data, version, scheme=None):
         sig = private_key.sign(data, _pss(hash_cls), hash_cls())
     elif pad == "ecdsa":
         sig = private_key.sign(data, ec.ECDSA(hash_cls()))
+    elif pad == "dsa":
+        sig = private_key.sign(data, hash_cls())
     else:
         sig = private_key.sign(data)
     return scheme, sig
@@ -148,11 +166,13 @@ def verify(public_key, data, signature, version, scheme=None):
                                   utils.NoDigestInfo())
             elif kind == "ecdsa":
                 public_key.verify(signature, data, ec.ECDSA(hashes.SHA1()))
+            elif kind == "dsa":
+                public_key.verify(signature, data, hashes.SHA1())
             else:
                 raise AlertError("decrypt_error", "key type cannot sign in TLS 1.0/1.1")
             return
         if scheme is None:
-            scheme = {"rsa": 0x0201, "ecdsa": 0x0203}.get(kind, -1)
+            scheme = _DEFAULT_SCHEME.get(kind, -1)
         entry = SCHEMES.get(scheme)
         if entry is None or entry[0] != kind:
             raise AlertError("decrypt_error", "signature scheme 0x%04x does not fit the key"
@@ -164,6 +184,8 @@ def verify(public_key, data, signature, version, scheme=None):
             public_key.verify(signature, data, _pss(hash_cls), hash_cls())
         elif pad == "ecdsa":
             public_key.verify(signature, data, ec.ECDSA(hash_cls()))
+        elif pad == "dsa":
+            public_key.verify(signature, data, hash_cls())
         else:
             public_key.verify(signature, data)
     except (InvalidSignature, ValueError, UnsupportedAlgorithm, TypeError):

@@ -4,9 +4,9 @@ One ``CipherSuite`` per code point we can run (TLS 1.0-1.2) or observe (TLS 1.3)
 the IANA ones from ``registry.CIPHER_SUITES``; ``openssl_name`` is what ``openssl ciphers``
 prints, and ``by_name`` accepts either (plus a few historic OpenSSL aliases).
 
-Version limits (RFC 5246 section 1.2, RFC 5288, RFC 5289, RFC 7905): AEAD suites and the
-SHA-256/SHA-384 CBC suites exist from TLS 1.2 on; the SHA-1 CBC suites and 3DES run on
-TLS 1.0-1.2 (3DES only so that old captures can be read and old peers reached).
+Version limits (RFC 5246 section 1.2, RFC 5288, RFC 5289, RFC 6655, RFC 7251, RFC 7905): AEAD
+suites and the SHA-256/SHA-384 CBC suites exist from TLS 1.2 on; the SHA-1 CBC suites and 3DES
+run on TLS 1.0-1.2 (3DES only so that old captures can be read and old peers reached).
 """
 from dataclasses import dataclass
 
@@ -14,16 +14,18 @@ from ..registry import CIPHER_SUITES
 
 TLS10, TLS11, TLS12, TLS13 = 0x0301, 0x0302, 0x0303, 0x0304
 
-# cipher -> (key_len, fixed_iv_len, record_iv_len, block_size, aead)
+# cipher -> (key_len, fixed_iv_len, record_iv_len, block_size, aead, tag_len)
 _CIPHERS = {
-    "AES_128_CBC": (16, 16, 16, 16, False),
-    "AES_256_CBC": (32, 16, 16, 16, False),
-    "3DES_EDE_CBC": (24, 8, 8, 8, False),
-    "AES_128_GCM": (16, 4, 8, 0, True),
-    "AES_256_GCM": (32, 4, 8, 0, True),
-    "CHACHA20_POLY1305": (32, 12, 0, 0, True),
-    "AES_128_CCM": (16, 4, 8, 0, True),
-    "AES_128_CCM_8": (16, 4, 8, 0, True),
+    "AES_128_CBC": (16, 16, 16, 16, False, 0),
+    "AES_256_CBC": (32, 16, 16, 16, False, 0),
+    "3DES_EDE_CBC": (24, 8, 8, 8, False, 0),
+    "AES_128_GCM": (16, 4, 8, 0, True, 16),
+    "AES_256_GCM": (32, 4, 8, 0, True, 16),
+    "CHACHA20_POLY1305": (32, 12, 0, 0, True, 16),
+    "AES_128_CCM": (16, 4, 8, 0, True, 16),
+    "AES_256_CCM": (32, 4, 8, 0, True, 16),
+    "AES_128_CCM_8": (16, 4, 8, 0, True, 8),
+    "AES_256_CCM_8": (32, 4, 8, 0, True, 8),
 }
 _MAC_LEN = {"SHA1": 20, "SHA256": 32, "SHA384": 48, "AEAD": 0}
 
@@ -46,6 +48,7 @@ class CipherSuite:
     block_size: int
     min_version: int
     max_version: int
+    tag_len: int = 0            # AEAD tag bytes (8 for the CCM_8 suites, else 16)
 
     def usable_in(self, version):
         """True when this suite may be negotiated in ``version`` (an int such as 0x0303)."""
@@ -87,6 +90,13 @@ class CipherSuite:
         return list(_ALL)
 
     @classmethod
+    def default(cls, server=False):
+        """The TLS 1.0-1.2 suites offered (or, ``server``, accepted) when none are configured:
+        a client leaves out the AES-CCM_8 suites (an 8-byte tag, meant for constrained
+        devices) unless named; a server accepts every suite of ``all()``."""
+        return list(_ALL) if server else [s for s in _ALL if not s.cipher.endswith("CCM_8")]
+
+    @classmethod
     def all13(cls):
         """Every TLS 1.3 suite we run, in our preference order."""
         return list(_TLS13)
@@ -98,7 +108,7 @@ class CipherSuite:
 
 
 def _suite(suite_id, openssl_name, kx, auth, cipher, mac):
-    key_len, fixed_iv, record_iv, block, aead = _CIPHERS[cipher]
+    key_len, fixed_iv, record_iv, block, aead, tag_len = _CIPHERS[cipher]
     if kx == "TLS13":
         lo, hi = TLS13, TLS13
     elif aead or mac in ("SHA256", "SHA384"):
@@ -112,11 +122,12 @@ def _suite(suite_id, openssl_name, kx, auth, cipher, mac):
         key_exchange=kx, authentication=auth, cipher=cipher, mac="AEAD" if aead else mac,
         prf_hash="sha384" if mac == "SHA384" else "sha256", aead=aead, key_len=key_len,
         fixed_iv_len=fixed_iv, record_iv_len=record_iv, mac_len=0 if aead else _MAC_LEN[mac],
-        block_size=block, min_version=lo, max_version=hi)
+        block_size=block, min_version=lo, max_version=hi, tag_len=tag_len)
 
 
-# In preference order: ECDHE AEAD, DHE AEAD, ECDHE CBC, DHE CBC, RSA key exchange, 3DES.
-# For AEAD suites ``mac`` names the PRF hash.
+# In preference order: ECDHE AEAD, DHE AEAD, ECDHE CBC, DHE CBC, RSA key exchange, AES-CCM_8
+# (a 64-bit tag), 3DES. For AEAD suites ``mac`` names the PRF hash: SHA-256 for every AES-CCM
+# suite, AES-256 included (RFC 6655 section 3, RFC 7251 section 2).
 _RUNNABLE = [
     _suite(0xC02B, "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE", "ECDSA", "AES_128_GCM", "SHA256"),
     _suite(0xC02F, "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE", "RSA", "AES_128_GCM", "SHA256"),
@@ -126,9 +137,13 @@ _RUNNABLE = [
            "SHA256"),
     _suite(0xCCA8, "ECDHE-RSA-CHACHA20-POLY1305", "ECDHE", "RSA", "CHACHA20_POLY1305",
            "SHA256"),
+    _suite(0xC0AC, "ECDHE-ECDSA-AES128-CCM", "ECDHE", "ECDSA", "AES_128_CCM", "SHA256"),
+    _suite(0xC0AD, "ECDHE-ECDSA-AES256-CCM", "ECDHE", "ECDSA", "AES_256_CCM", "SHA256"),
     _suite(0x009E, "DHE-RSA-AES128-GCM-SHA256", "DHE", "RSA", "AES_128_GCM", "SHA256"),
     _suite(0x009F, "DHE-RSA-AES256-GCM-SHA384", "DHE", "RSA", "AES_256_GCM", "SHA384"),
     _suite(0xCCAA, "DHE-RSA-CHACHA20-POLY1305", "DHE", "RSA", "CHACHA20_POLY1305", "SHA256"),
+    _suite(0xC09E, "DHE-RSA-AES128-CCM", "DHE", "RSA", "AES_128_CCM", "SHA256"),
+    _suite(0xC09F, "DHE-RSA-AES256-CCM", "DHE", "RSA", "AES_256_CCM", "SHA256"),
     _suite(0xC023, "ECDHE-ECDSA-AES128-SHA256", "ECDHE", "ECDSA", "AES_128_CBC", "SHA256"),
     _suite(0xC027, "ECDHE-RSA-AES128-SHA256", "ECDHE", "RSA", "AES_128_CBC", "SHA256"),
     _suite(0xC024, "ECDHE-ECDSA-AES256-SHA384", "ECDHE", "ECDSA", "AES_256_CBC", "SHA384"),
@@ -143,10 +158,18 @@ _RUNNABLE = [
     _suite(0x0039, "DHE-RSA-AES256-SHA", "DHE", "RSA", "AES_256_CBC", "SHA1"),
     _suite(0x009C, "AES128-GCM-SHA256", "RSA", "RSA", "AES_128_GCM", "SHA256"),
     _suite(0x009D, "AES256-GCM-SHA384", "RSA", "RSA", "AES_256_GCM", "SHA384"),
+    _suite(0xC09C, "AES128-CCM", "RSA", "RSA", "AES_128_CCM", "SHA256"),
+    _suite(0xC09D, "AES256-CCM", "RSA", "RSA", "AES_256_CCM", "SHA256"),
     _suite(0x003C, "AES128-SHA256", "RSA", "RSA", "AES_128_CBC", "SHA256"),
     _suite(0x003D, "AES256-SHA256", "RSA", "RSA", "AES_256_CBC", "SHA256"),
     _suite(0x002F, "AES128-SHA", "RSA", "RSA", "AES_128_CBC", "SHA1"),
     _suite(0x0035, "AES256-SHA", "RSA", "RSA", "AES_256_CBC", "SHA1"),
+    _suite(0xC0AE, "ECDHE-ECDSA-AES128-CCM8", "ECDHE", "ECDSA", "AES_128_CCM_8", "SHA256"),
+    _suite(0xC0AF, "ECDHE-ECDSA-AES256-CCM8", "ECDHE", "ECDSA", "AES_256_CCM_8", "SHA256"),
+    _suite(0xC0A2, "DHE-RSA-AES128-CCM8", "DHE", "RSA", "AES_128_CCM_8", "SHA256"),
+    _suite(0xC0A3, "DHE-RSA-AES256-CCM8", "DHE", "RSA", "AES_256_CCM_8", "SHA256"),
+    _suite(0xC0A0, "AES128-CCM8", "RSA", "RSA", "AES_128_CCM_8", "SHA256"),
+    _suite(0xC0A1, "AES256-CCM8", "RSA", "RSA", "AES_256_CCM_8", "SHA256"),
     _suite(0xC012, "ECDHE-RSA-DES-CBC3-SHA", "ECDHE", "RSA", "3DES_EDE_CBC", "SHA1"),
     _suite(0x0016, "DHE-RSA-DES-CBC3-SHA", "DHE", "RSA", "3DES_EDE_CBC", "SHA1"),
     _suite(0x000A, "DES-CBC3-SHA", "RSA", "RSA", "3DES_EDE_CBC", "SHA1"),

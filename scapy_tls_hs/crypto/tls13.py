@@ -116,17 +116,18 @@ class TLS13Protection:
         aad = struct.pack("!BHH", _APPLICATION_DATA, 0x0303, len(inner) + self._tag)
         return self._aead.encrypt(self._nonce(), inner, aad)
 
-    def open(self, fragment):
+    def open(self, fragment, version=0x0303):
         """``(inner content type, plaintext)``; ``AlertError("bad_record_mac")`` for a bad
         tag, ``record_overflow`` for a too long record, ``unexpected_message`` when the
-        inner plaintext has no content type."""
+        inner plaintext has no content type. ``version``: the record header's, as received
+        (RFC 8446 section 5.2: the additional data is the header as it came)."""
         fragment = bytes(fragment)
         nonce = self._nonce()
         if len(fragment) > MAX_CIPHERTEXT:
             raise AlertError("record_overflow", "record of %d bytes" % len(fragment))
         if len(fragment) < self._tag:
             raise AlertError("bad_record_mac")
-        aad = struct.pack("!BHH", _APPLICATION_DATA, 0x0303, len(fragment))
+        aad = struct.pack("!BHH", _APPLICATION_DATA, version, len(fragment))
         try:
             inner = self._aead.decrypt(nonce, fragment, aad)
         except InvalidTag:

@@ -11,8 +11,9 @@ direction, one packet per record), ``dissect_connection([(direction, record, dec
 (both directions, the version and key exchange shared), ``handshake_messages(records)``
 (messages reassembled across records), ``TLSHandshake(message_bytes)``.  Where the wire
 form depends on the connection, pass ``ctx=TLSContext(version=..., key_exchange=...)``.
-On TCP ports ``TLS_PORTS`` the layers dissect automatically, and
-``sniff(offline=..., session=TCPSession)`` yields whole records.
+On TCP ports ``TLS_PORTS`` the layers dissect automatically,
+``sniff(offline=..., session=TCPSession)`` yields whole records and
+``session=TLSHandshakeSession`` whole handshake messages (see session.py).
 """
 from .fields import TLSContext, TLSMalformed, TLSPacket, TLSUndissected
 from .record import (TLS_PORTS, TLSAlert, TLSApplicationData, TLSChangeCipherSpec,
@@ -38,12 +39,17 @@ from .keyexchange import TLSClientKeyExchange, TLSServerKeyExchange
 from .tls13 import (TLS13Certificate, TLS13CertificateEntry, TLS13CertificateRequest,
                     TLS13NewSessionTicket, TLSEncryptedExtensions, TLSEndOfEarlyData,
                     TLSKeyUpdate)
+from .session import TLSHandshakeSession
+from .catalogue import file_layers
+
+file_layers()
 
 __all__ = [
     "TLSContext", "TLSMalformed", "TLSPacket", "TLSUndissected",
     "TLS_PORTS", "TLSAlert", "TLSApplicationData", "TLSChangeCipherSpec",
     "TLSEncryptedContent", "TLSHandshake", "TLSHandshakeFragment", "TLSRecord",
     "dissect_connection", "dissect_stream", "handshake_messages", "split_records",
+    "TLSHandshakeSession",
     "TLSALPNProtocol", "TLSExtALPN", "TLSExtCompressCertificate", "TLSExtCookie",
     "TLSExtEarlyData", "TLSExtECPointFormats", "TLSExtEncryptThenMAC", "TLSExtension",
     "TLSExtExtendedMasterSecret", "TLSExtKeyShare", "TLSExtMaxFragmentLength",

@@ -37,14 +37,17 @@ class TLSContext:
 
     ``version`` (int, e.g. 0x0303) and ``key_exchange`` ("RSA", "DHE", "ECDHE") select the
     wire form of version- or suite-dependent messages.  ``encrypted`` says records of this
-    direction are protected (after ChangeCipherSpec).  When a byte stream of one direction is
-    dissected in one call, the context is also updated from what is seen (ServerHello,
-    ChangeCipherSpec, a handshake message continued in the next record).
+    direction are protected (True: after ChangeCipherSpec), plaintext (False: the handshake
+    was read from its start) or not known (None: a record alone, or a capture that starts
+    mid-connection), which decides whether content that does not parse is shown as
+    encrypted or as malformed plaintext.  When a byte stream of one direction is dissected
+    in one call, the context is also updated from what is seen (ServerHello, the first
+    plaintext handshake record, ChangeCipherSpec, a message continued in the next record).
     """
 
     __slots__ = ("version", "key_exchange", "encrypted", "pending")
 
-    def __init__(self, version=None, key_exchange=None, encrypted=False):
+    def __init__(self, version=None, key_exchange=None, encrypted=None):
         if isinstance(version, str):
             version = registry.VERSION_CODES[version]
         self.version = version
@@ -98,6 +101,10 @@ class TLSPacket(Packet):
     match_subclass = True
     _dissecting = False
     _form = None
+    #: Fields whose class default is what a packet made by hand gets (``ls()`` shows it),
+    #: mapped to their value when the bytes do not carry them (a hello without
+    #: extensions, a TLS 1.1 CertificateVerify without sig_alg): set on dissection.
+    absent = {}
 
     def __init__(self, _pkt=b"", *args, ctx=None, **kargs):
         if ctx is None:
@@ -139,6 +146,13 @@ class TLSPacket(Packet):
             _mark_malformed(self, s)
         finally:
             object.__setattr__(self, "_dissecting", False)
+
+    def do_dissect(self, s):
+        s = Packet.do_dissect(self, s)
+        for name, value in self.absent.items():
+            if name not in self.fields:
+                self.fields[name] = value
+        return s
 
     def guess_form(self, s):
         """The wire form of this message for bytes ``s`` (classes with several forms)."""
@@ -196,6 +210,7 @@ def _mark_malformed(pkt, data):
     ``data=None`` re-marks a copy, whose payload already holds the bytes."""
     for attr, value in (("fields", {}), ("raw_packet_cache", b""),
                         ("raw_packet_cache_fields", {}), ("fields_desc", []),
+                        ("default_fields", dict(pkt.default_fields, **pkt.absent)),
                         ("tls_malformed", True)):
         object.__setattr__(pkt, attr, value)
     object.__setattr__(pkt, "mysummary",
@@ -294,6 +309,15 @@ class FieldLen24(FieldLenField):
         if len(s) < 3:
             raise struct.error("truncated 24-bit length")
         return s[3:], self.m2i(pkt, struct.unpack("!I", b"\x00" + s[:3])[0])
+
+
+class FreshList(list):
+    """A list default whose items are packets: Scapy gives each new packet
+    ``default.copy()``, which here copies the items too, so changing an extension of one
+    ClientHello does not change the next one's."""
+
+    def copy(self):
+        return [x.copy() for x in self]
 
 
 class OptPacketListField(PacketListField):

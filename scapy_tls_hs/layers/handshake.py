@@ -124,7 +124,8 @@ class TLSCertificateRequest(TLSPacket):
                        length_from=lambda p: p.ctypes_len, max_count=MAX_ITEMS),
         ConditionalField(FieldLenField("sig_algs_len", None, length_of="sig_algs"),
                          lambda p: p.form() == "tls12"),
-        ConditionalField(OptFieldListField("sig_algs", None,
+        ConditionalField(OptFieldListField("sig_algs",
+                                           [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501],
                                            TLSShortEnumField("sig_alg", 0,
                                                              registry.SIGNATURE_SCHEMES),
                                            length_from=lambda p: p.sig_algs_len,
@@ -133,10 +134,7 @@ class TLSCertificateRequest(TLSPacket):
         FieldLenField("cas_len", None, length_of="cas"),
         PacketListField("cas", [], TLSDistinguishedName, length_from=lambda p: p.cas_len,
                         max_count=MAX_ITEMS)]
-
-    def _craft_defaults(self, kargs):
-        if "sig_algs" not in kargs:
-            kargs["sig_algs"] = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501]
+    absent = {"sig_algs": None}
 
     def guess_form(self, s):
         return _cr_form(s, getattr(self.tls_ctx, "version", None))
@@ -194,14 +192,11 @@ class TLSCertificateVerify(TLSPacket):
 
     name = "TLS CertificateVerify"
     fields_desc = [
-        ConditionalField(TLSShortEnumField("sig_alg", None, registry.SIGNATURE_SCHEMES),
+        ConditionalField(TLSShortEnumField("sig_alg", 0x0401, registry.SIGNATURE_SCHEMES),
                          lambda p: p.form() == "tls12"),
         FieldLenField("sig_len", None, length_of="sig"),
         StrLenField("sig", b"", length_from=lambda p: p.sig_len)]
-
-    def _craft_defaults(self, kargs):
-        if "sig_alg" not in kargs:
-            kargs["sig_alg"] = 0x0401
+    absent = {"sig_alg": None}
 
     def guess_form(self, s):
         form = signature_form(s, getattr(self.tls_ctx, "version", None))

@@ -3,12 +3,14 @@ import os
 
 from scapy.fields import (ConditionalField, FieldLenField, FieldListField, MayEnd, StrField,
                           StrFixedLenField, StrLenField)
+from scapy.volatile import RandBin
 
 from .. import registry
 from .extensions import (ExtensionsField, TLSExtALPN, TLSExtServerName,
                          TLSExtSupportedVersions, _text, default_client_extensions)
-from .fields import (HANDSHAKE_CHOOSERS, HANDSHAKE_CLASSES, MAX_ITEMS, TLSByteEnumField,
-                     TLSPacket, TLSShortEnumField, VersionField, key_exchange_of)
+from .fields import (HANDSHAKE_CHOOSERS, HANDSHAKE_CLASSES, MAX_ITEMS, FreshList,
+                     TLSByteEnumField, TLSPacket, TLSShortEnumField, VersionField,
+                     key_exchange_of)
 
 #: ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3): SHA-256("HelloRetryRequest").
 HRR_RANDOM = bytes.fromhex(
@@ -36,9 +38,11 @@ def _has_ext(pkt):
     return pkt._dissecting or pkt.getfieldval("ext") is not None
 
 
-def _ext_fields():
+def _ext_fields(default=None):
+    ext = ExtensionsField("ext", "ext_len")
+    ext.default = default
     return [ConditionalField(FieldLenField("ext_len", None, length_of="ext"), _has_ext),
-            ConditionalField(ExtensionsField("ext", "ext_len"), _has_ext)]
+            ConditionalField(ext, _has_ext)]
 
 
 def find_extension(pkt, ext_type):
@@ -74,30 +78,31 @@ class TLSClientHello(_Hello):
     renegotiation_info, session_ticket; no SNI).  ``sni="host"`` and ``alpn=["h2", ...]``
     add those extensions."""
 
+    # The defaults are what ``TLSClientHello()`` gets, so ``ls(TLSClientHello)`` shows them
+    # (the random is drawn once per packet); dissected bytes without extensions give None.
     name = "TLS ClientHello"
     fields_desc = [
         VersionField("version", 0x0303),
-        StrFixedLenField("random", b"\x00" * 32, 32),
+        StrFixedLenField("random", RandBin(32), 32),
         FieldLenField("sid_len", None, length_of="sid", fmt="B"),
         StrLenField("sid", b"", length_from=lambda p: p.sid_len),
         FieldLenField("ciphers_len", None, length_of="ciphers"),
-        FieldListField("ciphers", None,
+        FieldListField("ciphers", list(DEFAULT_CIPHERS),
                        TLSShortEnumField("cipher", 0, registry.CIPHER_SUITES),
                        length_from=lambda p: p.ciphers_len, max_count=MAX_ITEMS),
         FieldLenField("comp_len", None, length_of="comp", fmt="B"),
         MayEnd(FieldListField("comp", [0],
                               TLSByteEnumField("method", 0, registry.COMPRESSION_METHODS),
                               length_from=lambda p: p.comp_len, max_count=MAX_ITEMS)),
-    ] + _ext_fields()
+    ] + _ext_fields(FreshList(default_client_extensions()))
+    absent = {"ext": None, "random": b"\x00" * 32, "ciphers": []}
 
     def _craft_defaults(self, kargs):
         # ``sni`` and ``alpn`` are shortcuts for the extensions, not fields.
         sni, alpn = kargs.pop("sni", None), kargs.pop("alpn", None)
         if "random" not in kargs:
             kargs["random"] = os.urandom(32)
-        if "ciphers" not in kargs:
-            kargs["ciphers"] = list(DEFAULT_CIPHERS)
-        if "ext" not in kargs:
+        if "ext" not in kargs and (sni is not None or alpn is not None):
             kargs["ext"] = default_client_extensions()
         if sni is not None:
             kargs["ext"] = [TLSExtServerName(servernames=[sni])] + list(kargs["ext"] or [])
@@ -119,12 +124,14 @@ class TLSServerHello(_Hello):
     name = "TLS ServerHello"
     fields_desc = [
         VersionField("version", 0x0303),
-        StrFixedLenField("random", b"\x00" * 32, 32),
+        StrFixedLenField("random", RandBin(32), 32),
         FieldLenField("sid_len", None, length_of="sid", fmt="B"),
         StrLenField("sid", b"", length_from=lambda p: p.sid_len),
         TLSShortEnumField("cipher", 0xC02F, registry.CIPHER_SUITES),
         MayEnd(TLSByteEnumField("comp", 0, registry.COMPRESSION_METHODS)),
     ] + _ext_fields()
+
+    absent = {"random": b"\x00" * 32}
 
     def _craft_defaults(self, kargs):
         if "random" not in kargs and self.__class__ is TLSServerHello:
@@ -161,6 +168,7 @@ class TLSHelloRetryRequest(TLSServerHello):
     fields_desc = [f if getattr(f, "name", "") != "random"
                    else StrFixedLenField("random", HRR_RANDOM, 32)
                    for f in TLSServerHello.fields_desc]
+    absent = {}
 
     def post_dissect(self, s):
         return s

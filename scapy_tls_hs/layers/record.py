@@ -154,6 +154,9 @@ class TLSRecord(TLSPacket):
                                                       _underlayer=self))
                 content = content[k:]
             self.do_dissect_payload(content)
+            if ctx.encrypted is None and isinstance(self.payload, TLSHandshake):
+                # Read from the start of the handshake: plaintext until ChangeCipherSpec.
+                ctx.encrypted = False
             if self.type == 20 and isinstance(self.payload, TLSChangeCipherSpec):
                 ctx.encrypted = True
             return rest
@@ -162,17 +165,20 @@ class TLSRecord(TLSPacket):
 
     def guess_payload_class(self, content):
         ctx, t = self.tls_ctx, self.type
+        # Content that does not read as its type is protected after ChangeCipherSpec, and
+        # when nothing says otherwise (a record alone); known plaintext it is malformed.
+        unreadable = TLSMalformed if ctx.encrypted is False else TLSEncryptedContent
         if t == 20:
-            return TLSChangeCipherSpec if len(content) == 1 else TLSEncryptedContent
+            return TLSChangeCipherSpec if len(content) == 1 else unreadable
         if t == 21:
             # Protection adds at least a MAC or tag: two bytes are always a plain alert.
-            return TLSAlert if len(content) == 2 else TLSEncryptedContent
+            return TLSAlert if len(content) == 2 else unreadable
         if t == 22:
             # After ChangeCipherSpec only whole messages count as plaintext: TLS 1.3
             # middlebox-compatibility CCS is followed by a plaintext second ClientHello.
             if plaintext_handshake(content, partial=not ctx.encrypted):
                 return TLSHandshake
-            return TLSEncryptedContent
+            return unreadable
         if t == 23:
             return TLSApplicationData
         return conf.raw_layer

@@ -4,9 +4,9 @@ from .view import server_view
 
 __all__ = ["ReplayResult", "COMPARED"]
 
-COMPARED = ("version", "cipher_suite", "session_id_kind", "resumed", "server_extensions",
-            "alpn", "extended_master_secret", "certificate", "server_messages",
-            "server_alerts")
+COMPARED = ("version", "cipher_suite", "group", "hello_retry", "session_id_kind", "resumed",
+            "server_extensions", "alpn", "extended_master_secret", "certificate",
+            "server_messages", "server_alerts")
 # Compared only when the replay saw the server's whole flight (or the server ended it).
 _FLIGHT_FIELDS = frozenset(("certificate", "server_messages"))
 

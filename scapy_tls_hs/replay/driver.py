@@ -60,10 +60,21 @@ def replay_capture(path, host, port, keylog=None, sni=None, only=(), resume=Fals
         config = client_config(None, session=session, client_hello=hello, key_shares=keys)
         result = TLSClientAutomaton(host, port, config=config, data=data, timeout=timeout,
                                     keylog=keylog_out).run()
+        notes += _why_not_complete(result)
         if result.handshake_complete and result.session is not None:
             sessions[cap.number] = result.session
         results.append(ReplayResult(cap, to, result, notes, hello=hello))
     return results
+
+
+def _why_not_complete(result):
+    """What the capture's offer asked for that this client cannot finish, when the server
+    took it up (the alert alone would not say)."""
+    if result.handshake_complete or not any("compressed_certificate" in e
+                                            for e in result.errors or ()):
+        return []
+    return ["the server compressed its certificate (RFC 8879), as the captured "
+            "compress_certificate allows: this client reads no compressed certificate"]
 
 
 def _session_to_offer(cap, earlier, sessions, resume, notes):

@@ -4,8 +4,13 @@ Same version, cipher suites (same order), compression methods and extensions wit
 values (unknown and GREASE ones too); a fresh random and a fresh session id of the same
 length. What cannot be sent again as captured, and what is sent instead (each said in the
 returned notes):
-- ``key_share`` (TLS 1.3): a fresh key for every group we can generate; other groups (GREASE,
-  post-quantum hybrids) keep the captured bytes, so a server that picks one cannot finish.
+- ``key_share`` (TLS 1.3): a fresh key for every group we can generate, hybrid ECDHE + ML-KEM
+  ones (X25519MLKEM768, a browser's first share) included when cryptography has ML-KEM;
+  GREASE entries get fresh random bytes of their captured length. Without ML-KEM a hybrid
+  share is left out and its group too (from ``supported_groups``): kept there, a server
+  that prefers it may ask for it by HelloRetryRequest (OpenSSL 3.5's group tuples can), a
+  share that cannot be made; so the offer narrows to what can finish, and a note says so.
+  Other unknown groups keep their captured bytes.
 - ``pre_shared_key``: the captured binder belongs to the captured session. Given a TLS 1.3
   session of an earlier replay, the offer is that session's ticket (identity and binder are
   made by the client connection); without one it is left out. ``early_data`` is left out.
@@ -21,6 +26,7 @@ from ..codec import extensions as X
 from ..codec.messages import ClientHello
 from ..errors import DecodeError
 from ..registry import GREASE, NAMED_GROUPS, name
+from .keyshares import HYBRID_GROUPS, can_make_share, fresh_key_share, hybrid_supported
 
 __all__ = ["rebuild_client_hello"]
 
@@ -50,6 +56,7 @@ def rebuild_client_hello(hello, sni=None, session=None, keys=None):
     exts = None
     if exts_in is not None:
         exts = []
+        unrunnable = _unrunnable_hybrids(exts_in, notes)
         for ext in exts_in:
             t = ext.type
             if t == X.EXT_PRE_SHARED_KEY and psk13 is not None:
@@ -66,7 +73,9 @@ def rebuild_client_hello(hello, sni=None, session=None, keys=None):
             elif t == X.EXT_SESSION_TICKET:
                 ext = X.Extension(t, ticket)
             elif t == X.EXT_KEY_SHARE:
-                ext = X.Extension(t, _fresh_key_shares(ext.data, keys, notes))
+                ext = X.Extension(t, _fresh_key_shares(ext.data, keys, unrunnable, notes))
+            elif t == X.EXT_SUPPORTED_GROUPS and unrunnable:
+                ext = _without_groups(ext, unrunnable)
             exts.append(ext)
         if sni is not None and not any(e.type == X.EXT_SERVER_NAME for e in exts):
             exts.insert(0, X.Extension(X.EXT_SERVER_NAME, X.server_name(sni)))
@@ -90,8 +99,39 @@ def _resumption_offer(session, has_ticket_ext, notes):
     return None, b"", b""
 
 
-def _fresh_key_shares(data, keys, notes):
-    from ..crypto.keyexchange import generate_key_share, key_share_supported
+def _offered_groups(exts):
+    """Groups named by ``supported_groups`` and ``key_share`` (what does not parse: none)."""
+    groups = set()
+    for ext in exts:
+        try:
+            if ext.type == X.EXT_SUPPORTED_GROUPS:
+                groups.update(X.parse_supported_groups(ext.data))
+            elif ext.type == X.EXT_KEY_SHARE:
+                groups.update(g for g, _ in X.parse_key_share_client(ext.data))
+        except DecodeError:
+            pass
+    return groups
+
+
+def _unrunnable_hybrids(exts, notes):
+    """The hybrid groups offered that no fresh share can be made for (no ML-KEM here)."""
+    out = sorted(g for g in _offered_groups(exts)
+                 if g in HYBRID_GROUPS and not hybrid_supported(g))
+    if out:
+        notes.append("%s left out of supported_groups and key_share (this cryptography has "
+                     "no ML-KEM)" % ", ".join(_group_name(g) for g in out))
+    return frozenset(out)
+
+
+def _without_groups(ext, groups):
+    try:
+        kept = [g for g in X.parse_supported_groups(ext.data) if g not in groups]
+    except DecodeError:
+        return ext
+    return X.Extension(ext.type, X.supported_groups(kept))
+
+
+def _fresh_key_shares(data, keys, unrunnable, notes):
     try:
         shares = X.parse_key_share_client(data)
     except DecodeError:
@@ -99,10 +139,14 @@ def _fresh_key_shares(data, keys, notes):
         return data
     out = []
     for group, key in shares:
-        if key_share_supported(group) and group not in keys:
-            keys[group] = generate_key_share(group)
+        if group in unrunnable:
+            continue
+        if can_make_share(group) and group not in keys:
+            keys[group] = fresh_key_share(group)
             key = keys[group].public_bytes()
-        elif group not in GREASE:
+        elif group in GREASE:
+            key = os.urandom(len(key))
+        else:
             notes.append("key_share for %s replayed as captured (no fresh key for it)"
                          % _group_name(group))
         out.append((group, key))

@@ -20,7 +20,8 @@ from .compare import COMPARED, offered_version
 
 __all__ = ["render"]
 
-_LABELS = {"version": "version", "cipher_suite": "cipher suite",
+_LABELS = {"version": "version", "cipher_suite": "cipher suite", "group": "group",
+           "hello_retry": "hello retry",
            "session_id_kind": "session id", "resumed": "resumed",
            "server_extensions": "extensions echoed", "alpn": "ALPN",
            "extended_master_secret": "EMS", "certificate": "certificate",

@@ -316,11 +316,17 @@ def test_scapy_shell_import_brings_the_automaton_without_scapy_tls():
     assert out.stdout.strip() == "[]"
 
 
-def test_bad_options_raise_from_run():
-    with pytest.raises(KeyError):
-        TLSClientAutomaton("127.0.0.1", 1, ciphers=["NO-SUCH-SUITE"]).run()
-    with pytest.raises(ValueError):
-        TLSClientAutomaton("127.0.0.1", 1, version="2.0").run()
+def test_bad_options_raise_when_the_automaton_is_made():
+    """A ValueError naming the option, at construction (not a KeyError from run())."""
+    with pytest.raises(ValueError, match="NO-SUCH-SUITE"):
+        TLSClientAutomaton("127.0.0.1", 1, ciphers=["NO-SUCH-SUITE"])
+    with pytest.raises(ValueError, match="2.0"):
+        TLSClientAutomaton("127.0.0.1", 1, version="2.0")
+    with pytest.raises(ValueError, match="39321"):
+        TLSClientAutomaton("127.0.0.1", 1, ciphers=[0x9999])
+    from scapy_tls_hs.automata.server import TLSServerAutomaton
+    with pytest.raises(ValueError, match="a server needs a certificate"):
+        TLSServerAutomaton(ciphers=["TLS_AES_128_GCM_SHA256"])
 
 
 # -- failing servers: a result with errors, never an exception ----------------------------

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(shutil.which("gnutls-serv") is None or
 
 GET = "GET / HTTP/1.0\r\n\r\n"
 PRIORITY = ("NORMAL:+VERS-TLS1.0:+VERS-TLS1.1:+RSA:+DHE-RSA:+AES-128-CBC:+AES-256-CBC:"
-            "+3DES-CBC:+SHA1:+SHA256:+SHA384")
+            "+3DES-CBC:+AES-128-CCM-8:+AES-256-CCM-8:+SHA1:+SHA256:+SHA384")
 GNUTLS_VERSION = {"TLS 1.0": "TLS1.0", "TLS 1.1": "TLS1.1", "TLS 1.2": "TLS1.2"}
 
 # name -> client options; each is one connection (two with "resume").

@@ -99,3 +99,79 @@ def test_long_fact_lines_wrap_instead_of_overflowing():
     assert Report.client in text and Report.server in text   # wrapped, not cut
     flat = " ".join(text.split())
     assert "did not verify both Finished" in flat and "does not fit" in flat
+
+
+# -- --data: text when printable, else a hex dump, the first 64 KiB of each direction --------
+
+class _Records:
+    """What ``render_data`` reads of a report: its decrypted application data records."""
+
+    def __init__(self, client=(), server=(), decrypted=True):
+        from scapy_tls_hs.capture.dissect import ConnectionReport
+        self._records = [(0.0, "client", 23, 0x0303, p, decrypted) for p in client] + [
+            (0.0, "server", 23, 0x0303, p, decrypted) for p in server]
+        self.messages = ["C:application_data"] * len(self._records)
+        self.application_data = ConnectionReport.application_data.__get__(self)
+
+
+def test_data_binary_is_a_hex_dump_cut_at_the_limit():
+    from scapy_tls_hs.capture.ladder import DATA_LIMIT, data_dict, render_data
+    blob = bytes(range(256)) * 300                       # 76800 bytes, in two records
+    report = _Records(client=[blob[:40000], blob[40000:]], server=[b"ok\r\n"])
+    text = render_data(report, width=80)
+    lines = text.splitlines()
+    assert lines[0] == "    data C->S (76800 bytes, first %d shown, hex):" % DATA_LIMIT
+    assert lines[1] == ("      0000  00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f  "
+                        "................")
+    assert lines[3] == ("      0020  20 21 22 23 24 25 26 27 28 29 2a 2b 2c 2d 2e 2f  "
+                        " !\"#$%&'()*+,-./")
+    assert len(lines) == 1 + DATA_LIMIT // 16 + 2
+    assert lines[-2:] == ["    data C<-S (4 bytes):", "      ok"]
+    assert all(len(line) <= 80 for line in lines)
+    got = data_dict(report)
+    assert got["client"]["truncated"] is True and got["client"]["bytes"] == 76800
+    assert bytes.fromhex(got["client"]["hex"]) == blob[:DATA_LIMIT]
+    assert got["server"] == {"bytes": 4, "text": "ok\r\n"}
+
+
+def test_data_text_rules():
+    from scapy_tls_hs.capture.ladder import render_data
+    # Control characters (a terminal escape) are not text; long lines are folded, not cut.
+    report = _Records(client=[b"\x1b[2Jhello\n"], server=[b"x" * 100 + b"\n"])
+    text = render_data(report, width=40)
+    assert "data C->S (10 bytes, hex):" in text and "\x1b" not in text
+    folded = [line for line in text.splitlines() if set(line.strip()) == {"x"}]
+    assert "".join(line.strip() for line in folded) == "x" * 100
+    assert all(len(line) <= 40 for line in folded) and len(folded) == 3
+    # UTF-8 cut by the limit in the middle of a character is still text.
+    report = _Records(client=["\u00e9".encode() * 40000])
+    text = render_data(report, width=80, limit=65535)
+    assert "first 65535 shown):" in text and "\u00e9" in text
+    # Records that were not decrypted are never shown as data.
+    report = _Records(client=[b"secret"], decrypted=False)
+    assert render_data(report) == "    data: not decrypted\n"
+
+
+def test_certificate_lines_follow_the_certificate_message():
+    name = "mutual_auth_rsa_openssl"
+    (report,) = dissect_capture(CAPTURES / (name + ".pcap"),
+                                keylog=str(CAPTURES / (name + ".keylog")))
+    assert [c.direction for c in report.certificates] == ["server", "client"]
+    assert report.certificates[1].count >= 1
+    text = render([report], width=80)
+    lines = text.splitlines()
+    certs = [i for i, line in enumerate(lines) if "  certificate  " in line]
+    assert len(certs) == 2
+    for i, chain in zip(certs, report.certificates):
+        assert lines[i + 1].strip() == "subject: " + chain.subject
+        assert lines[i + 2].strip().startswith("issuer:")
+    # JSON stays as it was: no X.509 parse needed for it
+    assert "certificates" not in report.to_dict()
+
+
+def test_progress_is_stderr_only_and_says_why_it_is_hand_written():
+    """Issue 13 section 5: tqdm/rich would be a third runtime dependency; the docstring
+    says so, and the bar writes to the stream it was given (stderr) only."""
+    from scapy_tls_hs.capture import progress
+    assert "tqdm" in progress.__doc__ and "dependenc" in progress.__doc__
+    assert Progress().stream is __import__("sys").stderr

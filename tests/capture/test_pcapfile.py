@@ -337,3 +337,153 @@ def test_close_mid_iteration_and_context_manager(tmp_path):
     assert list(reader) == []
     with read_packets(path) as reader:
         assert len(list(reader)) == 5
+
+
+# -- pipes (``dissect /dev/stdin``) -----------------------------------------------------------
+
+def _through_pipe(data):
+    """A path that reads ``data`` from a pipe (as /dev/stdin does), written by a thread."""
+    import os
+    import threading
+    r, w = os.pipe()
+
+    def feed():
+        with os.fdopen(w, "wb") as f:
+            try:
+                f.write(data)
+            except BrokenPipeError:
+                pass
+
+    threading.Thread(target=feed, daemon=True).start()
+    return "/dev/fd/%d" % r, r
+
+
+@pytest.mark.parametrize("path", CAPTURE_FILES, ids=lambda p: p.name)
+def test_a_capture_read_from_a_pipe_is_the_same(path):
+    import os
+    name, fd = _through_pipe(path.read_bytes())
+    try:
+        reader = read_packets(name)
+        assert list(reader) == list(read_packets(path))
+        assert reader.errors == [] and reader.format == read_packets(path).format
+        assert reader.secrets == read_packets(path).secrets or path.suffix == ".pcap"
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("head", [b"", b"\xd4\xc3\xb2\xa1\x02\x00", None])
+def test_a_pipe_cut_short_or_gone_wrong_ends_with_an_error(head):
+    import os
+    path = CAPTURE_FILES[0]
+    data = path.read_bytes()
+    if head is None:
+        data = data[:len(data) - 7]          # cut inside the last packet
+    else:
+        data = head
+    name, fd = _through_pipe(data)
+    try:
+        if len(data) < 4:
+            with pytest.raises(CaptureError, match="not a pcap or pcapng file"):
+                read_packets(name)
+            return
+        reader = read_packets(name)
+        list(reader)
+        assert reader.truncated and reader.errors
+    finally:
+        os.close(fd)
+
+
+def test_endless_non_capture_on_stdin_ends_at_once():
+    """``yes | scapy-tls-hs dissect /dev/stdin``: one error line after the first bytes, no
+    reading of the whole (endless) stream."""
+    import subprocess
+    import sys
+    yes = subprocess.Popen([sys.executable, "-c", "import sys\nwhile True: "
+                            "sys.stdout.buffer.write(b'y\\n' * 4096)"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "scapy_tls_hs", "dissect", "/dev/stdin"],
+                              stdin=yes.stdout, capture_output=True, text=True, timeout=120)
+    finally:
+        yes.kill()
+        yes.wait()
+    assert proc.returncode != 0
+    assert proc.stderr.strip() == ("scapy-tls-hs dissect: /dev/stdin: not a pcap or pcapng "
+                                   "file")
+
+
+def test_endless_garbage_after_a_pcap_header_ends_at_once():
+    import subprocess
+    import sys
+    header = CAPTURE_FILES[0].read_bytes()[:24] if CAPTURE_FILES[0].suffix == ".pcap" \
+        else pcap([])[:24]
+    feeder = subprocess.Popen([sys.executable, "-c", "import sys\nsys.stdout.buffer.write("
+                               "bytes.fromhex(%r))\nwhile True: "
+                               "sys.stdout.buffer.write(b'y\\n' * 4096)" % header.hex()],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "scapy_tls_hs", "dissect", "/dev/stdin"],
+                              stdin=feeder.stdout, capture_output=True, text=True,
+                              timeout=120)
+    finally:
+        feeder.kill()
+        feeder.wait()
+    assert "capture truncated after 0 packets (impossible packet length" in proc.stderr
+
+
+# -- gzip-compressed captures ----------------------------------------------------------------
+
+@pytest.mark.parametrize("path", [CAPTURES / "resume_ticket_python.pcap",
+                                  CAPTURES / "ems_off_gnutls.pcapng"], ids=lambda p: p.name)
+def test_gzip_captures_read_as_the_plain_file(tmp_path, path):
+    """Found by the magic bytes, not the name; the same packets as the plain file; read as a
+    stream (never decompressed whole), and from a pipe too."""
+    import gzip
+    import os
+    import threading
+    plain = list(read_packets(path))
+    for name in ("capture.gz", "capture.pcap"):
+        packed = tmp_path / name
+        packed.write_bytes(gzip.compress(path.read_bytes()))
+        reader = read_packets(packed)
+        assert reader.compressed and reader.format in ("pcap", "pcapng")
+        assert list(reader) == plain and reader.errors == [] and not reader.truncated
+    read_fd, write_fd = os.pipe()
+    data = packed.read_bytes()
+    writer = threading.Thread(target=lambda: (os.write(write_fd, data), os.close(write_fd)))
+    writer.start()
+    try:
+        assert list(read_packets("/dev/fd/%d" % read_fd)) == plain
+    finally:
+        writer.join(10)
+        os.close(read_fd)
+
+
+def test_gzip_cut_or_damaged_reports_like_a_cut_file(tmp_path):
+    import gzip
+    data = gzip.compress((CAPTURES / "resume_ticket_python.pcap").read_bytes())
+    cut = tmp_path / "cut.pcap.gz"
+    cut.write_bytes(data[:len(data) // 2])
+    reader = read_packets(cut)
+    got = list(reader)
+    assert 0 < len(got) and reader.truncated
+    assert any("gzip data ends early" in e for e in reader.errors)
+
+    bad = bytearray(data)
+    bad[len(bad) // 2] ^= 0xFF
+    damaged = tmp_path / "damaged.pcap.gz"
+    damaged.write_bytes(bytes(bad))
+    try:        # the decompressor reads ahead: the damage may show before the first packet
+        reader = read_packets(damaged)
+    except CaptureError as exc:
+        assert "gzip data damaged" in str(exc)
+    else:
+        list(reader)                        # never raises
+        assert any("gzip data damaged" in e for e in reader.errors)
+
+    for content, why in ((gzip.compress(b"not a capture at all"), "holds no pcap"),
+                         (b"\x1f\x8b\x08garbage-garbage", "gzip data")):
+        path = tmp_path / "x.gz"
+        path.write_bytes(content)
+        with pytest.raises(CaptureError, match=why):
+            read_packets(path)

@@ -5,7 +5,7 @@ from hypothesis import given, settings, strategies as st
 
 from scapy_tls_hs import registry
 from scapy_tls_hs.codec import extensions as ex
-from scapy_tls_hs.errors import DecodeError
+from scapy_tls_hs.errors import AlertError, DecodeError
 
 
 def test_constants_match_the_registry():
@@ -106,8 +106,8 @@ def test_random_bodies_only_raise_decode_error(data):
             pass
 
 
-@given(st.lists(st.binary(min_size=1, max_size=20), max_size=8),
-       st.lists(st.integers(0, 0xFFFF), max_size=30),
+@given(st.lists(st.binary(min_size=1, max_size=20), min_size=1, max_size=8),
+       st.lists(st.integers(0, 0xFFFF), min_size=1, max_size=30),
        st.from_regex(r"[a-z0-9.-]{1,60}", fullmatch=True))
 def test_round_trips(protocols, codes, host):
     assert ex.parse_alpn(ex.alpn(protocols)) == protocols
@@ -116,3 +116,35 @@ def test_round_trips(protocols, codes, host):
     assert ex.parse_supported_versions_client(ex.supported_versions_client(codes[:127])) == \
         codes[:127]
     assert ex.parse_server_name(ex.server_name(host)) == host
+    assert ex.parse_client_server_name(ex.server_name(host)) == host
+
+
+# RFC 6066 section 3, RFC 7301 section 3.1, RFC 8422 section 5.1.2, RFC 5246 section
+# 7.4.1.4.1: what a server must refuse in a ClientHello, and with which alert.
+@pytest.mark.parametrize("parse, data, alert", [
+    (ex.parse_client_server_name, b"", "decode_error"),                  # empty extension
+    (ex.parse_client_server_name, b"\x00\x00", "decode_error"),          # empty list
+    (ex.parse_client_server_name, b"\x00\x03\x00\x00\x00", "decode_error"),  # empty name
+    (ex.parse_client_server_name, ex.server_name(b"a.example\x00"), "illegal_parameter"),
+    (ex.parse_client_server_name, ex.server_name(b"a.exampl\x07e"), "illegal_parameter"),
+    (ex.parse_client_server_name, ex.server_name("a.ex\u0105mple".encode()),
+     "illegal_parameter"),
+    (ex.parse_client_server_name, ex.server_name(b"a\x1b[31mBAD"), "illegal_parameter"),
+    (ex.parse_client_server_name, b"\x00\x0a" + b"\x00\x00\x02ab" + b"\x00\x00\x02cd",
+     "illegal_parameter"),                                                # two host_names
+    (ex.parse_alpn, b"\x00\x00", "decode_error"),
+    (ex.parse_alpn, b"", "decode_error"),
+    (ex.parse_alpn, b"\x00\x01\x00", "decode_error"),
+    (ex.parse_signature_algorithms, b"\x00\x00", "decode_error"),
+    (ex.parse_ec_point_formats, b"\x00", "decode_error"),
+])
+def test_client_hello_refusals(parse, data, alert):
+    with pytest.raises(AlertError) as info:
+        parse(data)
+    assert info.value.description == alert
+
+
+def test_client_server_name_skips_other_name_types():
+    data = b"\x00\x0e" + b"\x01\x00\x03\x00\x01\x02" + b"\x00\x00\x05a.b-c"
+    assert ex.parse_client_server_name(data) == "a.b-c"
+    assert ex.parse_client_server_name(b"\x00\x04\x05\x00\x01x") is None

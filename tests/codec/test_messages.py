@@ -345,7 +345,7 @@ def test_server_key_exchange_round_trip(kind, a, b, group, tls12, signature):
     assert ServerKeyExchange.parse(ske.encode(), kind, version) == ske
 
 
-@given(st.lists(st.binary(max_size=50), max_size=5), st.binary(max_size=4),
+@given(st.lists(st.binary(min_size=1, max_size=50), max_size=5), st.binary(max_size=4),
        st.lists(st.tuples(st.binary(max_size=30), st.builds(
            lambda e: encode_extensions(e)[2:], extension_lists)), max_size=4))
 def test_certificate_round_trips(certs, context, entries):
@@ -369,3 +369,12 @@ def test_new_session_ticket_round_trips(lifetime, age_add, nonce, ticket, exts):
     assert NewSessionTicket13.parse(nst.encode()) == nst
     old = NewSessionTicket(lifetime, ticket)
     assert NewSessionTicket.parse(old.encode()) == old
+
+
+@pytest.mark.parametrize("body", [b"\x00\x00\x03\x00\x00\x00",                 # one empty entry
+                                  b"\x00\x00\x07\x00\x00\x01\x30\x00\x00\x00"])  # cert, empty
+def test_certificate_with_an_empty_entry_is_decode_error(body):
+    """RFC 5246 section 7.4.2: ASN.1Cert<1..2^24-1> (tlsfuzzer test-certificate-malformed)."""
+    with pytest.raises(DecodeError):
+        Certificate.parse(body)
+    assert Certificate.parse(b"\x00\x00\x00") == Certificate([])

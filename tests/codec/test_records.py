@@ -225,3 +225,12 @@ def test_codec_imports_no_scapy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_oversized_record_is_record_overflow():
+    # RFC 5246 section 6.2.3 / RFC 8446 section 5.2: record_overflow, not decode_error.
+    from scapy_tls_hs.codec.records import RecordOverflow
+    with pytest.raises(RecordOverflow) as exc:
+        RecordReader().feed(b"\x17\x03\x03" + (MAX_RECORD_LENGTH + 1).to_bytes(2, "big"))
+    assert exc.value.description == "record_overflow"
+    assert isinstance(exc.value, DecodeError)

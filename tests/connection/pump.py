@@ -150,3 +150,25 @@ def client_side_alert(client, data):
     except TLSError as exc:
         return exc
     raise AssertionError("no alert")
+
+
+def client_hello_tamper(change):
+    """A ``ClientConnection.tamper`` that lets ``change(hello)`` edit the ClientHello (a
+    ``codec.messages.ClientHello``) before it is hashed and sent."""
+    from scapy_tls_hs.codec.messages import ClientHello
+
+    def tamper(msg_type, body):
+        if msg_type != 1:
+            return None
+        hello = ClientHello.parse(body)
+        change(hello)
+        return hello.encode()
+    return tamper
+
+
+def only_signature_algorithms_cert(hello):
+    """Move the hello's signature_algorithms list into a signature_algorithms_cert."""
+    from scapy_tls_hs.codec.messages import Extension
+    schemes = next(e for e in hello.extensions if e.type == 13).data
+    hello.extensions = [e for e in hello.extensions if e.type not in (13, 50)]
+    hello.extensions.append(Extension(50, schemes))

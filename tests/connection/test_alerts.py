@@ -6,8 +6,10 @@ from scapy_tls_hs.codec.messages import Extension, ServerHello
 from scapy_tls_hs.connection import (ClientConfig, ClientConnection, ServerConfig,
                                      ServerConnection, states)
 from scapy_tls_hs.errors import TLSError
-from tests.connection.pump import (ServerConfig12, assert_ok, client_side_alert, connect, exchange_and_close,
-                                   expect_alert, flip_in_record, run, servers, split_records)
+from tests.connection.pump import (ServerConfig12, assert_ok, client_hello_tamper,
+                                   client_side_alert, connect, exchange_and_close, expect_alert,
+                                   flip_in_record, only_signature_algorithms_cert, run, servers,
+                                   split_records)
 
 
 def test_no_common_suite(servers):
@@ -170,7 +172,7 @@ def test_warning_alert_is_reported(servers):
 
 
 def test_renegotiation_refused_with_warning(servers):
-    client, server, link = run(ClientConfig(), servers["RSA"])
+    client, server, link = run(ClientConfig(renegotiation=False), servers["RSA"])
     server._send_handshake(0, b"")
     server._flush()
     link.pump()
@@ -254,3 +256,159 @@ def test_early_change_cipher_spec_is_refused(servers):
     with pytest.raises(TLSError) as info:
         client.receive_data(b"\x14\x03\x03\x00\x01\x01")     # before ServerHello
     assert info.value.description == "unexpected_message"
+
+
+# ---- RFC 5246 and extension alerts for malformed ClientHello extensions (TLS 1.2 server)
+
+def _hello_with(ext_type, data):
+    """A client whose ClientHello carries ``data`` as extension ``ext_type`` (replacing the
+    one it would send, else added)."""
+    from scapy_tls_hs.codec.messages import Extension
+
+    def change(hello):
+        hello.extensions = [e for e in hello.extensions if e.type != ext_type]
+        hello.extensions.insert(0, Extension(ext_type, data))
+    client = ClientConnection(ClientConfig(versions=["1.2"]))
+    client.tamper = client_hello_tamper(change)
+    return client
+
+
+@pytest.mark.parametrize("ext_type,data,alert", [
+    (0, b"", "decode_error"),                                   # empty server_name
+    (0, b"\x00\x00", "decode_error"),                           # empty ServerNameList
+    (0, b"\x00\x03\x00\x00\x00", "decode_error"),               # empty host_name
+    (0, b"\x00\x0a\x00\x00\x07a.b\x00c.d", "illegal_parameter"),   # NUL in the host name
+    (0, b"\x00\x0a\x00\x00\x07a.b\x07c.d", "illegal_parameter"),   # BEL
+    (0, b"\x00\x0a" + b"\x00\x00\x02ab" + b"\x00\x00\x02cd", "illegal_parameter"),  # 2 names
+    (13, b"\x00\x00", "decode_error"),                          # empty signature_algorithms
+    (16, b"\x00\x00", "decode_error"),                          # empty ALPN list
+    (16, b"", "decode_error"),                                  # empty ALPN extension
+    (16, b"\x00\x04\x02h2\x00", "decode_error"),                # empty protocol name
+    (16, b"\x00\x05\x02h2", "decode_error"),                    # list overflows
+    (11, b"\x00", "decode_error"),                              # empty ec_point_formats
+    (11, b"\x01\x01", "illegal_parameter"),                     # no uncompressed point
+    (23, b"\x00", "decode_error"),                              # non-empty EMS
+])
+def test_malformed_client_extension(servers, ext_type, data, alert):
+    link = connect(_hello_with(ext_type, data), ServerConnection(servers["RSA"]))
+    expect_alert(link, "server", alert)
+
+
+def test_alpn_checked_without_alpn_configured(servers):
+    # The server that offers no protocol still refuses a malformed list (as OpenSSL does).
+    assert not servers["RSA"].alpn
+    link = connect(_hello_with(16, b"\x00\x00"), ServerConnection(servers["RSA"]))
+    expect_alert(link, "server", "decode_error")
+
+
+def test_valid_client_extensions_still_accepted(servers):
+    # Other name types next to a DNS host name, and compressed point formats beside
+    # uncompressed, are fine.
+    for ext_type, data in ((0, b"\x00\x0e\x01\x00\x03\x00\x01\x02\x00\x00\x05a.b-c"),
+                           (11, b"\x02\x01\x00")):
+        link = connect(_hello_with(ext_type, data), ServerConnection(servers["RSA"]))
+        assert_ok(link)
+
+
+def _rsa_cke(change):
+    client = ClientConnection(ClientConfig(ciphers=["TLS_RSA_WITH_AES_128_CBC_SHA"]))
+    client.tamper = lambda t, body: change(body) if t == 16 else None
+    return client
+
+
+@pytest.mark.parametrize("change", [lambda b: b[:-1], lambda b: b + b"\x00",
+                                    lambda b: b[2:]])
+def test_rsa_client_key_exchange_length_mismatch(servers, change):
+    """A truncated, padded or SSL 3.0-style (no length) encrypted pre-master: decode_error
+    at once, not a wait for a Finished that cannot come (tlsfuzzer
+    test-truncating-of-kRSA-client-key-exchange)."""
+    link = connect(_rsa_cke(change), ServerConnection(servers["RSA"]))
+    expect_alert(link, "server", "decode_error")
+
+
+def _client_after_hello(servers):
+    client = ClientConnection(ClientConfig(versions=["1.2"]))
+    server = ServerConnection(servers["RSA"])
+    client.start()
+    server.receive_data(client.data_to_send())
+    server.data_to_send()
+    return server
+
+
+def test_four_warnings_in_a_handshake_are_ignored(servers):
+    server = _client_after_hello(servers)
+    evs = server.receive_data(b"\x15\x03\x03\x00\x02\x01\x2b" * 4)
+    assert [e.description for e in evs] == ["unsupported_certificate"] * 4
+    assert not server.closed
+
+
+def test_fifth_warning_in_a_handshake_is_fatal(servers):
+    """CVE-2016-8610: OpenSSL's limit (tlsfuzzer test-ssl-death-alert)."""
+    server = _client_after_hello(servers)
+    with pytest.raises(TLSError) as info:
+        server.receive_data(b"\x15\x03\x03\x00\x02\x01\x2b" * 5)
+    assert info.value.description == "unexpected_message"
+    assert server.data_to_send()[-2:] == b"\x02\x0a"
+    assert server.closed
+
+
+def test_warnings_after_the_handshake_do_not_add_up(servers):
+    client, server, link = run(ClientConfig(), servers["RSA"])
+    for _ in range(6):
+        server._send_alert(1, "user_canceled")
+        client.receive_data(server.data_to_send())
+    assert client.state == states.CONNECTED
+
+
+@pytest.mark.parametrize("length", [16384 + 2048 + 1, 0xFFFF])
+def test_record_longer_than_allowed_is_record_overflow(servers, length):
+    """RFC 5246 section 6.2.3: record_overflow, also for the records before it in the
+    same read (they are processed first)."""
+    client = ClientConnection(ClientConfig(versions=["1.2"]))
+    client.start()
+    server = ServerConnection(servers["RSA"])
+    with pytest.raises(TLSError) as info:
+        server.receive_data(client.data_to_send() + b"\x16\x03\x03" + length.to_bytes(2, "big"))
+    assert info.value.description == "record_overflow"
+    assert "C:client_hello" in server.messages
+    assert server.data_to_send()[-2:] == b"\x02\x16"
+
+
+def test_empty_certificate_entry_is_decode_error(pki):
+    """tlsfuzzer test-certificate-malformed: a client Certificate whose list holds an empty
+    entry (alone or after a good certificate) is decode_error, not bad_certificate."""
+    server_cfg = ServerConfig12(pki.rsa_cert, pki.rsa_key, client_auth="optional",
+                                cafile=pki.ca_cert)
+    for body in (b"\x00\x00\x03\x00\x00\x00", None):
+        client = ClientConnection(ClientConfig(cert_chain=pki.client_rsa_cert,
+                                               private_key=pki.client_rsa_key))
+
+        def tamper(msg_type, data, body=body):
+            if msg_type != 11:
+                return None
+            return body if body is not None else (
+                (int.from_bytes(data[:3], "big") + 3).to_bytes(3, "big") + data[3:] + bytes(3))
+        client.tamper = tamper
+        link = connect(client, ServerConnection(server_cfg))
+        expect_alert(link, "server", "decode_error")
+
+
+def test_certificate_verify_scheme_of_another_key_type(pki):
+    """An ECDSA client that labels its CertificateVerify rsa_pkcs1_sha256 (a scheme we
+    requested, for another key type): illegal_parameter, not decrypt_error."""
+    server_cfg = ServerConfig12(pki.rsa_cert, pki.rsa_key, client_auth="optional",
+                                cafile=pki.ca_cert)
+    client = ClientConnection(ClientConfig(versions=["1.2"], cert_chain=pki.client_ecdsa_cert,
+                                           private_key=pki.client_ecdsa_key))
+    client.tamper = lambda t, body: b"\x04\x01" + body[2:] if t == 15 else None
+    link = connect(client, ServerConnection(server_cfg))
+    expect_alert(link, "server", "illegal_parameter")
+
+
+def test_signature_algorithms_cert_alone_is_handshake_failure(servers):
+    """tlsfuzzer test-sig-algs-renegotiation-resumption "without signature_algorithms ext":
+    signature_algorithms_cert but no signature_algorithms in a TLS 1.2 hello."""
+    client = ClientConnection(ClientConfig(versions=["1.2"]))
+    client.tamper = client_hello_tamper(only_signature_algorithms_cert)
+    link = connect(client, ServerConnection(servers["RSA"]))
+    expect_alert(link, "server", "handshake_failure")

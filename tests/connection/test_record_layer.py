@@ -104,3 +104,81 @@ def test_plain_early_data_after_hello_retry_is_skipped():
     r.stop_skipping()
     ct, _ = r.open(rec)            # not skipping: handed to the role, whose table refuses it
     assert ct == 23
+
+
+def test_header_longer_than_any_record_is_record_overflow():
+    """RFC 5246 section 6.2.3: 2^14 + 2048 at most; more is record_overflow, and the records
+    before the bad header still count (as for any bad header)."""
+    from scapy_tls_hs.connection.record_layer import RecordOverflow
+    layer = RecordLayer()
+    good = b"\x17\x03\x03\x00\x01x"
+    with pytest.raises(RecordOverflow) as info:
+        layer.feed(good + b"\x17\x03\x03" + (16384 + 2049).to_bytes(2, "big"))
+    assert info.value.description == "record_overflow"
+    assert [r.fragment for r in info.value.records] == [b"x"]
+    assert RecordLayer().feed(b"\x17\x03\x03" + (16384 + 2048).to_bytes(2, "big")) == []
+    with pytest.raises(AlertError) as info:
+        RecordLayer().feed(b"\x63\x03\x03\x00\x01x")
+    assert info.value.description == "decode_error"
+
+
+def _pair12(suite=GCM12):
+    kb = key_block(os.urandom(48), os.urandom(32), os.urandom(32), suite, 0x0303)
+    w, r = RecordLayer(), RecordLayer()
+    w.version = r.version = 0x0303
+    return w, r, (lambda: RecordProtection.for_direction(suite, 0x0303, kb, "client"))
+
+
+def test_tls12_send_limit_takes_effect_at_the_key_change():
+    w, r, prot = _pair12()
+    w.limit_sending(100)
+    assert len(r.feed(w.seal(22, b"h" * 300))) == 1     # in the clear: no limit (RFC 8449 4)
+    w.set_write(prot())
+    r.set_read(prot())
+    got = roundtrip(w, r, 23, b"d" * 300)
+    assert [len(p) for _, p in got] == [100, 100, 100]
+
+
+def test_tls12_send_limit_from_the_peer_change_cipher_spec_on():
+    w, _, prot = _pair12()
+    w.limit_sending(100)
+    w.set_read(prot())                      # the peer's CCS: its new limit holds already
+    records = RecordReader().feed(w.seal(22, b"t" * 300))
+    assert [len(rec.fragment) for rec in records] == [100, 100, 100]
+
+
+def test_tls12_receive_limit():
+    w, r, prot = _pair12()
+    r.limit_receiving(100)
+    w.set_write(prot())
+    r.set_read(prot())
+    assert roundtrip(w, r, 23, b"d" * 100) == [(23, b"d" * 100)]
+    with pytest.raises(AlertError) as info:
+        roundtrip(w, r, 23, b"d" * 101)
+    assert info.value.description == "record_overflow"
+
+
+def test_tls13_limits_count_the_content_type_and_padding():
+    w, r = pair13()
+    w.limit_sending(64, now=True)
+    w.pad13 = 10
+    got = roundtrip(w, r, 23, b"d" * 200)
+    # 64 = content + type byte + padding: 53 bytes of content each
+    assert [len(p) for _, p in got] == [53, 53, 53, 41]
+    w.pad13 = 1000                          # padding gives way to at least one content byte
+    assert [len(p) for _, p in roundtrip(w, r, 23, b"e" * 3)] == [1, 1, 1]
+    r.limit_receiving(64, now=True)
+    w.limit_sending(None, now=True)
+    w.pad13 = 0
+    with pytest.raises(AlertError) as info:
+        roundtrip(w, r, 23, b"f" * 64)
+    assert info.value.description == "record_overflow"
+
+
+def test_a_server_answers_an_oversized_header_with_record_overflow(pki):
+    from scapy_tls_hs.connection import ServerConfig, ServerConnection
+    server = ServerConnection(ServerConfig(pki.rsa_chain, pki.rsa_key))
+    with pytest.raises(AlertError) as info:
+        server.receive_data(b"\x16\x03\x01" + (16384 + 2049).to_bytes(2, "big") + b"\x01")
+    assert info.value.description == "record_overflow"
+    assert server.data_to_send() == b"\x15\x03\x01\x00\x02\x02\x16"    # fatal record_overflow

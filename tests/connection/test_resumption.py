@@ -6,7 +6,9 @@ from scapy_tls_hs.codec.messages import ServerHello
 from scapy_tls_hs.connection import (ClientConfig, ClientConnection, ServerConfig,
                                      ServerConnection, Session)
 from scapy_tls_hs.crypto.tickets import TicketKeys
-from tests.connection.pump import ServerConfig12, assert_ok, auth_servers, connect, exchange_and_close, run
+from tests.connection.pump import (ServerConfig12, assert_ok, auth_servers, client_hello_tamper,
+                                   connect, exchange_and_close, expect_alert,
+                                   only_signature_algorithms_cert, run)
 
 
 ABBREVIATED = ["C:client_hello", "S:server_hello", "S:change_cipher_spec", "S:finished",
@@ -134,3 +136,39 @@ def test_client_identity_survives_resumption(pki, auth_servers):
     assert server2.resumed and not server2.client_auth      # no Certificate this time
     assert server2.peer_authenticated
     assert server2.peer_certificates == server.peer_certificates
+
+
+@pytest.mark.parametrize("tickets", [False, True])
+def test_ems_session_resumed_without_ems_is_refused(pki, tickets):
+    """RFC 7627 section 5.3: the abbreviated handshake is aborted (handshake_failure, as
+    OpenSSL does), by session id and by ticket."""
+    server_cfg = ServerConfig12(pki.rsa_cert, pki.rsa_key, tickets=tickets)
+    client, _, _ = run(ClientConfig(), server_cfg)
+    assert client.session.extended_master_secret
+    _, _, link = run(ClientConfig(session=client.session, ems=False), server_cfg)
+    expect_alert(link, "server", "handshake_failure")
+
+
+@pytest.mark.parametrize("tickets", [False, True])
+def test_resumption_without_the_session_suite_is_refused(pki, tickets):
+    """RFC 5246 section 7.4.1.2: the ClientHello of a resumption MUST offer the session's
+    suite; OpenSSL answers illegal_parameter (tlsfuzzer test-resumption-with-wrong-ciphers)."""
+    server_cfg = ServerConfig12(pki.rsa_cert, pki.rsa_key, tickets=tickets)
+    client, _, _ = run(ClientConfig(), server_cfg)
+    again = ClientConnection(ClientConfig(session=client.session))
+    again.tamper = client_hello_tamper(
+        lambda hello: hello.cipher_suites.remove(client.session.suite.id))
+    link = connect(again, ServerConnection(server_cfg))
+    expect_alert(link, "server", "illegal_parameter")
+
+
+def test_resumption_needs_no_signature_algorithms(pki):
+    """A resumption signs nothing: a hello with signature_algorithms_cert but without
+    signature_algorithms (handshake_failure in a full handshake) still resumes."""
+    server_cfg = ServerConfig12(pki.rsa_cert, pki.rsa_key, tickets=False)
+    client, _, _ = run(ClientConfig(), server_cfg)
+    again = ClientConnection(ClientConfig(session=client.session))
+    again.tamper = client_hello_tamper(only_signature_algorithms_cert)
+    link = connect(again, ServerConnection(server_cfg))
+    assert_ok(link)
+    assert again.resumed

@@ -37,7 +37,7 @@ def test_tls12_server_flight_bytes(pki, cipher):
     assert sh[67:70] == struct.pack("!HB", server.suite.id, 0)
     (cr,) = sent(server, 13)
     names = b"".join(vec16(c.subject.public_bytes()) for c in load_certificates(pki.ca_cert))
-    assert cr == (b"\x02\x01\x40" + vec16(b"".join(struct.pack("!H", s)
+    assert cr == (b"\x03\x01\x02\x40" + vec16(b"".join(struct.pack("!H", s)
                                                     for s in cfg.sig_schemes))
                   + vec16(names))
     (ske,) = sent(server, 12)

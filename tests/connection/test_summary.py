@@ -14,7 +14,7 @@ from scapy_tls_hs.crypto.suites import CipherSuite
 
 CONTRACT_ORDER = ["version", "cipher_suite", "session_id", "resumed", "sni", "alpn",
                   "client_auth", "extended_master_secret", "messages", "group",
-                  "hello_retry", "early_data", "key_updates"]
+                  "hello_retry", "early_data", "key_updates", "ja3", "ja3s", "ja4", "ja4_r"]
 
 
 def endpoint_like(**changes):
@@ -38,7 +38,8 @@ def test_from_an_endpoint():
         "version": "TLS 1.3", "cipher_suite": "TLS_AES_128_GCM_SHA256", "session_id": "ab01",
         "resumed": True, "sni": "server.test", "alpn": "h2", "client_auth": False,
         "extended_master_secret": False, "messages": ["C:client_hello"], "group": "x25519",
-        "hello_retry": True, "early_data": "accepted", "key_updates": 2}
+        "hello_retry": True, "early_data": "accepted", "key_updates": 2,
+        "ja3": None, "ja3s": None, "ja4": None, "ja4_r": None}
 
 
 def test_names_and_text_pass_through():
@@ -56,7 +57,8 @@ def test_missing_attributes_are_not_seen():
     assert fields == {"version": None, "cipher_suite": None, "session_id": None,
                       "resumed": False, "sni": None, "alpn": None, "client_auth": False,
                       "extended_master_secret": False, "messages": [], "group": None,
-                      "hello_retry": False, "early_data": None, "key_updates": 0}
+                      "hello_retry": False, "early_data": None, "key_updates": 0,
+                      "ja3": None, "ja3s": None, "ja4": None, "ja4_r": None}
     assert HandshakeSummary.from_connection(None).fields()["session_id"] == ""
 
 

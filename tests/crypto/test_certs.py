@@ -128,3 +128,68 @@ def test_cafile_forms(pki):
     for cafile in (pathlib.Path(pki.ca_cert), pathlib.Path(pki.ca_cert).read_bytes(), ca,
                    ca[0]):
         assert verify_chain(chain, cafile, "server.test")[-1] == ca[0]
+
+
+def _openssl_style_self_signed(tmp_path, cn="localhost", san=None, key_usage=True):
+    """What ``openssl req -x509 -subj /CN=localhost`` makes: self-signed, CA:TRUE."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+               .public_key(key.public_key()).serial_number(7)
+               .not_valid_before(datetime.datetime(2020, 1, 1))
+               .not_valid_after(datetime.datetime(2090, 1, 1))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                              False))
+    if san:
+        builder = builder.add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName(n) for n in san]), False)
+    if key_usage:
+        builder = builder.add_extension(x509.KeyUsage(True, False, False, False, False, True,
+                                                      True, False, False), critical=False)
+    cert = builder.sign(key, hashes.SHA256())
+    path = tmp_path / ("%s.pem" % cn)
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert, str(path), key
+
+
+def test_self_signed_server_certificate_is_its_own_anchor(tmp_path):
+    cert, path, _ = _openssl_style_self_signed(tmp_path)
+    assert verify_chain([cert], path, "localhost") == [cert]       # CN, no SAN: as OpenSSL
+    with pytest.raises(AlertError) as info:
+        verify_chain([cert], path, "other.test")
+    assert info.value.description == "bad_certificate"
+    assert "name mismatch: the certificate is for localhost, not other.test" in str(info.value)
+    other, other_path, _ = _openssl_style_self_signed(tmp_path, cn="other")
+    with pytest.raises(AlertError) as info:
+        verify_chain([cert], other_path, "localhost")
+    assert info.value.description == "unknown_ca" and "unknown CA" in str(info.value)
+
+
+def test_ca_without_key_usage(tmp_path):
+    ca, ca_path, ca_key = _openssl_style_self_signed(tmp_path, cn="Plain CA", key_usage=False)
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "a.test")]))
+            .issuer_name(ca.subject).public_key(leaf_key.public_key()).serial_number(8)
+            .not_valid_before(datetime.datetime(2020, 1, 1))
+            .not_valid_after(datetime.datetime(2090, 1, 1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("a.test")]), False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca_key.public_key()), False)
+            .sign(ca_key, hashes.SHA256()))
+    assert verify_chain([leaf], ca_path, "a.test")[-1] == ca
+
+
+def test_failures_read_as_openssl_users_know_them(pki):
+    chain = load_certificates(pki.rsa_chain)
+    with pytest.raises(AlertError) as info:
+        verify_chain(chain, pki.other_ca_cert, "server.test")
+    assert str(info.value).count("unknown CA") == 1
+    with pytest.raises(AlertError) as info:
+        verify_chain(load_certificates(pki.rsa_cert), pki.ca_cert, "other.test")
+    assert "name mismatch" in str(info.value) and "other.test" in str(info.value)
+    ca, leaf = _self_signed_pair(datetime.datetime(2001, 1, 1), datetime.datetime(2002, 1, 1))
+    with pytest.raises(AlertError) as info:
+        verify_chain([leaf], [ca], "old.test")
+    assert "expired: CN=old.test is valid from 2001" in str(info.value)

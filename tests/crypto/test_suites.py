@@ -30,6 +30,9 @@ def test_public_name_and_lookups():
     ("DHE-RSA-DES-CBC3-SHA", 0x0016), ("ECDHE-RSA-DES-CBC3-SHA", 0xC012),
     ("ECDHE-ECDSA-CHACHA20-POLY1305", 0xCCA9), ("ECDHE-RSA-AES256-SHA384", 0xC028),
     ("DHE-RSA-CHACHA20-POLY1305", 0xCCAA), ("TLS_AES_128_GCM_SHA256", 0x1301),
+    ("AES128-CCM", 0xC09C), ("AES256-CCM8", 0xC0A1), ("DHE-RSA-AES256-CCM", 0xC09F),
+    ("ECDHE-ECDSA-AES128-CCM8", 0xC0AE), ("TLS_DHE_RSA_WITH_AES_128_CCM_8", 0xC0A2),
+    ("TLS_ECDHE_ECDSA_WITH_AES_256_CCM", 0xC0AD),
 ])
 def test_openssl_names(name, suite_id):
     assert CipherSuite.by_name(name).id == suite_id
@@ -47,6 +50,10 @@ def test_all_covers_the_required_matrix():
         assert (kx, auth, "CHACHA20_POLY1305", "sha256") in have
     for kx in ("RSA", "DHE", "ECDHE"):
         assert (kx, "RSA", "3DES_EDE_CBC", "SHA1") in have
+    # RFC 6655 and RFC 7251: every AES-CCM suite with a certificate, PRF SHA-256
+    for kx, auth in (("RSA", "RSA"), ("DHE", "RSA"), ("ECDHE", "ECDSA")):
+        for cipher in ("AES_128_CCM", "AES_256_CCM", "AES_128_CCM_8", "AES_256_CCM_8"):
+            assert (kx, auth, cipher, "sha256") in have
     assert ("ECDHE", "RSA", "AES_256_CBC", "SHA384") in have
     assert ("ECDHE", "ECDSA", "AES_256_CBC", "SHA384") in have
     assert len({s.id for s in ALL}) == len(ALL)
@@ -76,8 +83,11 @@ def test_parameters_are_consistent(suite):
         assert suite.block_size == (8 if suite.cipher == "3DES_EDE_CBC" else 16)
         assert suite.min_version == (0x0301 if suite.mac == "SHA1" else 0x0303)
     assert suite.key_len == {"AES_128_CBC": 16, "AES_256_CBC": 32, "3DES_EDE_CBC": 24,
-                             "AES_128_GCM": 16, "AES_256_GCM": 32,
+                             "AES_128_GCM": 16, "AES_256_GCM": 32, "AES_128_CCM": 16,
+                             "AES_256_CCM": 32, "AES_128_CCM_8": 16, "AES_256_CCM_8": 32,
                              "CHACHA20_POLY1305": 32}[suite.cipher]
+    assert suite.tag_len == (0 if not suite.aead else 8 if suite.cipher.endswith("CCM_8")
+                             else 16)
     assert suite.prf_hash == ("sha384" if suite.name.endswith("SHA384") else "sha256")
     assert suite.max_version == 0x0303
     assert not suite.usable_in(0x0300) and not suite.usable_in(0x0304)
@@ -89,6 +99,8 @@ def test_preference_order():
     kinds = []
     for s in ALL:
         if s.cipher == "3DES_EDE_CBC":
+            kind = 5
+        elif s.cipher.endswith("CCM_8"):
             kind = 4
         elif s.key_exchange == "RSA":
             kind = 3
@@ -130,3 +142,15 @@ def test_openssl_agrees_on_names():
             assert seen[s.id] == s.openssl_name
             checked += 1
     assert checked >= 20
+
+
+def test_defaults_leave_ccm8_to_servers_and_named_lists():
+    client, server = CipherSuite.default(), CipherSuite.default(server=True)
+    assert server == list(ALL)
+    assert [s for s in ALL if s not in client] == [s for s in ALL
+                                                  if s.cipher.endswith("CCM_8")]
+    assert len([s for s in ALL if s.cipher.endswith("CCM_8")]) == 6
+    assert {s.name for s in client if "_CCM" in s.cipher} == {
+        "TLS_RSA_WITH_AES_128_CCM", "TLS_RSA_WITH_AES_256_CCM",
+        "TLS_DHE_RSA_WITH_AES_128_CCM", "TLS_DHE_RSA_WITH_AES_256_CCM",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_CCM", "TLS_ECDHE_ECDSA_WITH_AES_256_CCM"}

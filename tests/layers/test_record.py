@@ -226,11 +226,34 @@ def test_summary_names_every_layer():
     from scapy_tls_hs.layers import TLSCertificate, TLSServerHello
     chain = TLSRecord(raw(TLSRecord() / TLSHandshake() / TLSServerHello(cipher=0xC02F) /
                           TLSHandshake() / TLSCertificate() / TLSRecord() / TLSHandshake() /
-                          TLSServerHelloDone() / TLSRecord(type=21) /
-                          TLSEncryptedContent(load=b"x" * 26)))
+                          TLSServerHelloDone() / TLSRecord() / TLSChangeCipherSpec() /
+                          TLSRecord(type=21) / TLSEncryptedContent(load=b"x" * 26)))
     assert chain.summary() == ("TLS 1.2 / ServerHello TLS 1.2 "
                                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 / Certificate (0) / "
-                               "TLS 1.2 / ServerHelloDone / TLS 1.2 alert / encrypted (26 bytes)")
+                               "TLS 1.2 / ServerHelloDone / TLS 1.2 / ChangeCipherSpec / "
+                               "TLS 1.2 alert / encrypted (26 bytes)")
+
+
+def test_plaintext_that_does_not_parse_is_not_called_encrypted():
+    """Before ChangeCipherSpec a direction read from its start is plaintext: an alert,
+    ChangeCipherSpec or handshake record whose content does not read as such is malformed,
+    not "encrypted".  A record alone (nothing known) is still judged by its bytes."""
+    hello = raw(TLSRecord() / TLSHandshake() / TLSClientHello())
+    bad = {21: b"\x02\x28\x00", 20: b"\x01\x01", 22: b"\xee\x00\x00\x01\x00"}
+    for ctype, content in bad.items():
+        rec = bytes((ctype, 3, 3)) + len(content).to_bytes(2, "big") \
+            + content
+        records = dissect_stream(hello + rec)
+        assert isinstance(records[1].payload, TLSMalformed), records[1].summary()
+        assert "encrypted" not in records[1].summary()
+        assert "malformed" in records[1].summary()
+        assert raw(records[1]) == rec
+        # The same bytes after ChangeCipherSpec, or alone, are protected content.
+        after = dissect_stream(hello + raw(TLSRecord() / TLSChangeCipherSpec()) + rec)
+        assert isinstance(after[2].payload, TLSEncryptedContent)
+        assert isinstance(TLSRecord(rec).payload, TLSEncryptedContent)
+    # Said explicitly: plaintext.
+    assert isinstance(TLSRecord(rec, ctx=TLSContext(encrypted=False)).payload, TLSMalformed)
 
 
 def test_several_records_in_one_tcp_segment():

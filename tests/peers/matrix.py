@@ -12,9 +12,11 @@ VERSIONS = (("1.0", 0x0301), ("1.1", 0x0302), ("1.2", 0x0303))
 
 
 def family(suite):
-    """"GCM", "CHACHA20" or "CBC"."""
+    """"GCM", "CCM", "CHACHA20" or "CBC"."""
     if suite.cipher.endswith("GCM"):
         return "GCM"
+    if "_CCM" in suite.cipher:
+        return "CCM"
     if suite.cipher.startswith("CHACHA20"):
         return "CHACHA20"
     return "CBC"
@@ -53,7 +55,9 @@ def case_id(case):
 # GnuTLS priority names.
 _GNUTLS_CIPHER = {"AES_128_GCM": "AES-128-GCM", "AES_256_GCM": "AES-256-GCM",
                   "CHACHA20_POLY1305": "CHACHA20-POLY1305", "AES_128_CBC": "AES-128-CBC",
-                  "AES_256_CBC": "AES-256-CBC", "3DES_EDE_CBC": "3DES-CBC"}
+                  "AES_256_CBC": "AES-256-CBC", "3DES_EDE_CBC": "3DES-CBC",
+                  "AES_128_CCM": "AES-128-CCM", "AES_256_CCM": "AES-256-CCM",
+                  "AES_128_CCM_8": "AES-128-CCM-8", "AES_256_CCM_8": "AES-256-CCM-8"}
 
 
 def gnutls_priority(version, suite, etm=True):

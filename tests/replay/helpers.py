@@ -1,5 +1,5 @@
 """Shared by the replay tests: the captured server's own certificate, to run a live server
-"configured like" the captured one."""
+"configured like" the captured one; a capture made of what a client sent."""
 import pathlib
 
 from cryptography import x509
@@ -29,4 +29,17 @@ def write_leaf(directory, der):
     pem = x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
     path = pathlib.Path(directory) / "captured_server.pem"
     path.write_bytes(pem)
+    return str(path)
+
+
+def pcap_with(path, data):
+    """A capture of one TCP connection whose client sent ``data`` (no answer)."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.utils import wrpcap
+    c, s = dict(src="10.0.0.1", dst="10.0.0.2"), dict(src="10.0.0.2", dst="10.0.0.1")
+    wrpcap(str(path), [IP(**c) / TCP(sport=40000, dport=443, flags="S", seq=100),
+                       IP(**s) / TCP(sport=443, dport=40000, flags="SA", seq=500, ack=101),
+                       IP(**c) / TCP(sport=40000, dport=443, flags="A", seq=101, ack=501),
+                       IP(**c) / TCP(sport=40000, dport=443, flags="PA", seq=101, ack=501)
+                       / data])
     return str(path)

@@ -62,11 +62,11 @@ CASES = {
     "no-tickets": (["--noticket"], {"server_extensions", "server_messages"}),
     # The client offered AES-256-GCM suites only: nothing left in common.
     "cipher-disabled": (["--priority", "NORMAL:-AES-256-GCM"],
-                        set(COMPARED) - {"resumed", "alpn", "extended_master_secret"}
-                        | {"handshake"}),
-    # RSA key exchange instead of ECDHE: no ServerKeyExchange, no ec_point_formats.
+                        set(COMPARED) - {"resumed", "alpn", "extended_master_secret",
+                                         "hello_retry"} | {"handshake"}),
+    # RSA key exchange instead of ECDHE: no ServerKeyExchange, no ec_point_formats, no group.
     "ecdhe-disabled": (["--priority", "NORMAL:-ECDHE-RSA"],
-                       {"cipher_suite", "server_extensions", "server_messages"}),
+                       {"cipher_suite", "group", "server_extensions", "server_messages"}),
 }
 
 

@@ -9,6 +9,7 @@ from scapy_tls_hs.codec import extensions as X
 from scapy_tls_hs.codec.messages import ClientHello
 from scapy_tls_hs.connection.session import Session
 from scapy_tls_hs.crypto.suites import CipherSuite
+from scapy_tls_hs.registry import NAMED_GROUPS, name
 from scapy_tls_hs.replay import read_captured, rebuild_client_hello
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -78,16 +79,19 @@ def test_tls13_psk_offer_is_left_out_and_said():
 
 
 def test_unknown_group_keeps_its_share_and_says_so():
-    hybrid = 0x11EC     # X25519MLKEM768: nothing here can make a fresh one
+    unknown = 0x6399    # no one's group: nothing here can make a fresh share for it
     grease = 0x2A2A
-    shares = [(grease, b"\x00"), (hybrid, b"\x01" * 1216), (29, b"\x02" * 32)]
+    shares = [(grease, b"\x00" * 3), (unknown, b"\x01" * 100), (29, b"\x02" * 32)]
     hello = ClientHello(cipher_suites=[0x1301], extensions=[
         X.Extension(X.EXT_KEY_SHARE, X.key_share_client(shares))])
     new, _, notes = rebuild_client_hello(hello)
     got = X.parse_key_share_client(new.ext(X.EXT_KEY_SHARE).data)
-    assert got[0] == shares[0] and got[1] == shares[1]
+    # GREASE: fresh random bytes of the same length (a zero run of 3 drawn again: 2^-24).
+    assert got[0][0] == grease and len(got[0][1]) == 3 and got[0][1] != shares[0][1]
+    assert got[1] == shares[1]
     assert got[2][0] == 29 and got[2][1] != shares[2][1]
-    assert len(notes) == 1 and ("X25519MLKEM768" in notes[0] or "0x11EC" in notes[0])
+    assert notes == ["key_share for %s replayed as captured (no fresh key for it)"
+                     % name(NAMED_GROUPS, unknown)]
 
 
 def test_sni_override_replaces_or_adds_server_name():

@@ -14,8 +14,9 @@ from tests.peers.servers import HTTP_GET, openssl_server
 from tests.replay.helpers import ROOT, capture, captured_identity
 
 RSA_SHA = "tls12_rsa_aes128sha_openssl.pcap"       # s_server -no_etm, tickets, AES128-SHA
-# Everything a server that refuses the hello changes: only resumed and ALPN stay equal.
-REFUSED = set(COMPARED) - {"resumed", "alpn"}
+# Everything a server that refuses the hello changes: resumed, ALPN, hello_retry and the group
+# (none for RSA_SHA's RSA key exchange) stay equal.
+REFUSED = set(COMPARED) - {"resumed", "alpn", "hello_retry", "group"}
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +113,11 @@ def test_without_resume_the_resumption_becomes_a_full_handshake(identity):
     with openssl_server(*identity, **like) as peer:
         first, second = _replay(peer, "resume_session_id_openssl.pcap", data=HTTP_GET)
     assert first.differences == []
-    # A full handshake where the capture resumed: also ec_point_formats comes back.
+    # A full handshake where the capture resumed: also ec_point_formats comes back, and an
+    # ECDHE group where the abbreviated handshake had none.
     assert set(second.differences) == {"resumed", "session_id_kind", "certificate",
-                                       "server_messages", "server_extensions"}
+                                       "server_messages", "server_extensions", "group"}
+    assert (second.captured["group"], second.replayed["group"]) == (None, "x25519")
     assert any("--resume" in n for n in second.notes)
     assert "New, TLSv1.2" in second.replayed["received"]
 
@@ -138,7 +141,7 @@ def test_tls13_replay_completes(identity):
     assert len(res.replayed["server_alerts"]) == 1
     assert res.replayed["server_alerts"][0] in ("handshake_failure", "protocol_version")
     assert set(res.differences) == (REFUSED - {"certificate", "extended_master_secret"}
-                                    | {"handshake"})
+                                    | {"handshake", "group"})
     assert res.differences[0] == "handshake"
 
 

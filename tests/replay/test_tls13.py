@@ -15,6 +15,7 @@ import pytest
 from scapy_tls_hs.replay import replay_capture
 from tests.peers.process import Peer, free_port
 from tests.peers.servers import HTTP_GET
+from tests.replay.helpers import pcap_with
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EARLY = ROOT / "tests" / "data" / "tls13" / "tls13_early_data_openssl.pcap"
@@ -54,19 +55,6 @@ def _record_hello(client_argv, timeout=10.0):
     return got[0]
 
 
-def _pcap_with(path, data):
-    """A capture of one TCP connection whose client sent ``data`` (no answer)."""
-    from scapy.layers.inet import IP, TCP
-    from scapy.utils import wrpcap
-    c, s = dict(src="10.0.0.1", dst="10.0.0.2"), dict(src="10.0.0.2", dst="10.0.0.1")
-    wrpcap(str(path), [IP(**c) / TCP(sport=40000, dport=443, flags="S", seq=100),
-                       IP(**s) / TCP(sport=443, dport=40000, flags="SA", seq=500, ack=101),
-                       IP(**c) / TCP(sport=40000, dport=443, flags="A", seq=101, ack=501),
-                       IP(**c) / TCP(sport=40000, dport=443, flags="PA", seq=101, ack=501)
-                       / data])
-    return str(path)
-
-
 CLIENTS = {
     "curl": ["curl", "-sk", "--tlsv1.3", "https://127.0.0.1:PORT/"],
     "openssl": ["openssl", "s_client", "-connect", "127.0.0.1:PORT", "-tls1_3",
@@ -93,7 +81,7 @@ def test_real_client_hello_completes_against_s_server(client, s_server13, tmp_pa
     if shutil.which(CLIENTS[client][0]) is None:
         pytest.skip("%s is needed" % CLIENTS[client][0])
     hello = _record_hello(CLIENTS[client])
-    pcap = _pcap_with(tmp_path / "hello.pcap", hello)
+    pcap = pcap_with(tmp_path / "hello.pcap", hello)
     (res,) = replay_capture(pcap, "127.0.0.1", s_server13.port, data=HTTP_GET, timeout=5.0)
     rep = res.replayed
     assert rep["handshake_complete"], (rep["errors"], res.notes)
@@ -111,7 +99,7 @@ def test_real_client_hello_against_our_own_server(client, pki, tmp_path):
     from scapy_tls_hs.automata.listener import TLSListener
     if shutil.which(CLIENTS[client][0]) is None:
         pytest.skip("%s is needed" % CLIENTS[client][0])
-    pcap = _pcap_with(tmp_path / "hello.pcap", _record_hello(CLIENTS[client]))
+    pcap = pcap_with(tmp_path / "hello.pcap", _record_hello(CLIENTS[client]))
     with TLSListener("127.0.0.1", 0, cert=pki.rsa_cert, key=pki.rsa_key) as listener:
         (res,) = replay_capture(pcap, "127.0.0.1", listener.port, data=HTTP_GET, timeout=5.0)
         listener.wait_for_results(1, timeout=10)

@@ -1,0 +1,135 @@
+"""TLS fingerprints of a handshake's hellos: JA3 and JA3S (Salesforce; the MD5 digests that
+tshark gives as ``tls.handshake.ja3`` / ``ja3s``) and JA4 with its raw form (FoxIO, BSD-3-Clause
+technical description; JA4S and the other JA4+ methods are not open source and not here).
+
+Rules of this module:
+- Pure functions of the parsed hellos (``codec.messages.ClientHello`` / ``ServerHello``); None
+  when the hello was not seen.
+- GREASE values (RFC 8701: 0x?A?A) are left out wherever a list holds code points: cipher
+  suites, extension types, groups, supported versions, signature algorithms.
+- A malformed extension body counts as an empty list: a fingerprint describes what was sent,
+  it does not judge it.
+"""
+import hashlib
+import struct
+
+__all__ = ["ja3", "ja3s", "ja4", "is_grease"]
+
+_SNI, _GROUPS, _POINT_FORMATS, _SIG_ALGS, _ALPN, _VERSIONS = 0, 10, 11, 13, 16, 43
+_JA4_VERSIONS = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3",
+                 0x0002: "s2", 0xFEFF: "d1", 0xFEFD: "d2", 0xFEFC: "d3"}
+_EMPTY_HASH = "000000000000"
+
+
+def is_grease(value):
+    return value & 0x0F0F == 0x0A0A and value >> 8 == value & 0xFF
+
+
+def _clean(values):
+    return [v for v in values if not is_grease(v)]
+
+
+def _u16_list(data, length_bytes):
+    """The 16-bit values of a vector with a 1- or 2-byte length; [] when malformed."""
+    data = bytes(data or b"")
+    if len(data) < length_bytes:
+        return []
+    n = data[0] if length_bytes == 1 else data[0] << 8 | data[1]
+    body = data[length_bytes:length_bytes + n]
+    if len(body) != n or n & 1:
+        return []
+    return list(struct.unpack("!%dH" % (n // 2), body))
+
+
+def _u8_list(data):
+    data = bytes(data or b"")
+    if not data or len(data) != 1 + data[0]:
+        return []
+    return list(data[1:])
+
+
+def _first_alpn(data):
+    data = bytes(data or b"")
+    if len(data) < 3:
+        return b""
+    n = data[2]
+    return data[3:3 + n] if len(data) >= 3 + n else b""
+
+
+def _extensions(hello):
+    return [(e[0], e[1]) for e in (hello.extensions or ())]
+
+
+def _ext(exts, kind):
+    for t, data in exts:
+        if t == kind:
+            return data
+    return None
+
+
+def _md5(text):
+    return hashlib.md5(text.encode("ascii")).hexdigest()
+
+
+def ja3(client_hello):
+    """(JA3 string, its MD5): version, suites, extensions, groups, point formats."""
+    if client_hello is None:
+        return None
+    exts = _extensions(client_hello)
+    fields = [str(client_hello.version),
+              "-".join(map(str, _clean(client_hello.cipher_suites))),
+              "-".join(str(t) for t in _clean([t for t, _ in exts])),
+              "-".join(map(str, _clean(_u16_list(_ext(exts, _GROUPS), 2)))),
+              "-".join(map(str, _u8_list(_ext(exts, _POINT_FORMATS))))]
+    text = ",".join(fields)
+    return text, _md5(text)
+
+
+def ja3s(server_hello):
+    """(JA3S string, its MD5): version, suite, extensions of the ServerHello."""
+    if server_hello is None:
+        return None
+    exts = _clean([t for t, _ in _extensions(server_hello)])
+    text = "%d,%d,%s" % (server_hello.version, server_hello.cipher_suite,
+                         "-".join(map(str, exts)))
+    return text, _md5(text)
+
+
+def _alpn_chars(value):
+    if not value:
+        return "00"
+    first, last = value[0], value[-1]
+    if _alnum(first) and _alnum(last):
+        return chr(first) + chr(last)
+    text = value.hex()
+    return text[0] + text[-1]
+
+
+def _alnum(byte):
+    return 0x30 <= byte <= 0x39 or 0x41 <= byte <= 0x5A or 0x61 <= byte <= 0x7A
+
+
+def _sha12(text):
+    return hashlib.sha256(text.encode("ascii")).hexdigest()[:12] if text else _EMPTY_HASH
+
+
+def ja4(client_hello, transport="t"):
+    """(JA4, JA4_r) of a ClientHello sent over ``transport`` ("t" TCP, "q" QUIC, "d" DTLS)."""
+    if client_hello is None:
+        return None
+    exts = _extensions(client_hello)
+    types = _clean([t for t, _ in exts])
+    suites = _clean(client_hello.cipher_suites)
+    versions = _clean(_u16_list(_ext(exts, _VERSIONS), 1))
+    version = max(versions) if versions else client_hello.version
+    head = "%s%s%s%02d%02d%s" % (
+        transport, _JA4_VERSIONS.get(version, "00"), "d" if _SNI in types else "i",
+        min(len(suites), 99), min(len(types), 99), _alpn_chars(_first_alpn(_ext(exts, _ALPN))))
+    suite_list = ",".join("%04x" % s for s in sorted(suites))
+    ext_list = ",".join("%04x" % t for t in sorted(t for t in types if t not in (_SNI, _ALPN)))
+    sigs = ",".join("%04x" % s for s in _clean(_u16_list(_ext(exts, _SIG_ALGS), 2)))
+    ext_part = ext_list + ("_" + sigs if sigs else "")
+    fingerprint = "%s_%s_%s" % (head, _sha12(suite_list),
+                                _sha12(ext_part) if ext_list else _EMPTY_HASH)
+    raw = "%s_%s_%s" % (head, suite_list, ext_part)
+    return fingerprint, raw
