@@ -21,12 +21,15 @@ _JA4_VERSIONS = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300:
 _EMPTY_HASH = "000000000000"
 
 
+_GREASE = frozenset(0x0A0A + 0x1010 * i for i in range(16))
+
+
 def is_grease(value):
-    return value & 0x0F0F == 0x0A0A and value >> 8 == value & 0xFF
+    return value in _GREASE
 
 
 def _clean(values):
-    return [v for v in values if not is_grease(v)]
+    return [v for v in values if v not in _GREASE]
 
 
 def _u16_list(data, length_bytes):
