@@ -8,7 +8,7 @@ import types
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.peers.process import free_port as _free_port
@@ -99,6 +99,12 @@ def pki(tmp_path_factory):
     ns.ecdsa_key = _write(d, "server_ecdsa.key", ecdsa_key)
     ns.ecdsa_cert = _write(d, "server_ecdsa.pem",
                            _cert("server.test", ecdsa_key, "Test Root CA", ca_key, hosts=hosts))
+    # DSA (the DHE_DSS suites): cryptography's verifier takes no DSA keys, so tests use it
+    # without --cafile.
+    dsa_key = dsa.generate_private_key(key_size=2048)
+    ns.dsa_key = _write(d, "server_dsa.key", dsa_key)
+    ns.dsa_cert = _write(d, "server_dsa.pem",
+                         _cert("server.test", dsa_key, "Test Root CA", ca_key, hosts=hosts))
     ns.client_rsa_key = _write(d, "client_rsa.key", client_rsa_key)
     ns.client_rsa_cert = _write(d, "client_rsa.pem",
                                 _cert("client", client_rsa_key, "Test Root CA", ca_key,

@@ -7,7 +7,7 @@ Which message may come next is in ``states.CLIENT``; this module only says what 
 import dataclasses
 import os
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
 from ..codec import extensions as X
 from ..codec.messages import (HELLO_RETRY_REQUEST_RANDOM, Certificate, CertificateRequest,
@@ -29,9 +29,11 @@ from .session import Session
 
 __all__ = ["ClientConnection"]
 
-_KEY_TYPES = {"RSA": rsa.RSAPublicKey, "ECDSA": ec.EllipticCurvePublicKey}
-# ClientCertificateType (RFC 5246 section 7.4.4, RFC 8422 section 5.5): rsa_sign, ecdsa_sign.
-_CERT_TYPES = {"RSA": 1, "ECDSA": 64}
+_KEY_TYPES = {"RSA": rsa.RSAPublicKey, "ECDSA": ec.EllipticCurvePublicKey,
+              "DSA": dsa.DSAPublicKey}
+# ClientCertificateType (RFC 5246 section 7.4.4, RFC 8422 section 5.5): rsa_sign, dss_sign,
+# ecdsa_sign.
+_CERT_TYPES = {"RSA": 1, "DSA": 2, "ECDSA": 64}
 
 
 class ClientConnection(Client13, ClientRenegotiation, BaseConnection):
@@ -203,6 +205,8 @@ class ClientConnection(Client13, ClientRenegotiation, BaseConnection):
             schemes = list(cfg.sig_schemes)
             if offer13:
                 schemes += [s for s in signatures.DEFAULT_SCHEMES13 if s not in schemes]
+            if any(s.authentication == "DSA" for s in suites):    # DHE_DSS named
+                schemes += [s for s in signatures.DSA_SCHEMES if s not in schemes]
             exts.append(Extension(X.EXT_SIGNATURE_ALGORITHMS, X.signature_algorithms(schemes)))
         if cfg.record_size_limit is not None:
             exts.append(Extension(X.EXT_RECORD_SIZE_LIMIT,

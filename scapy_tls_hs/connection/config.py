@@ -171,14 +171,15 @@ class Identity:
     chain: list            # x509.Certificate, leaf first
     chain_der: list        # DER bytes, leaf first
     private_key: object
-    kind: str              # "RSA", "ECDSA" (the suites' ``authentication``), "ED25519", "ED448"
+    kind: str              # "RSA", "ECDSA", "DSA" (the suites' ``authentication``),
+    #                        "ED25519", "ED448"
     certificate_body: bytes
 
     @classmethod
     def load(cls, chain, private_key):
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+        from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
         from ..crypto import certs
         if isinstance(chain, str):
             chain = certs.load_certificates(chain)
@@ -205,6 +206,8 @@ class Identity:
             kind = "ED25519"            # TLS 1.3 only (no TLS 1.2 suite of ours uses EdDSA)
         elif isinstance(private_key, ed448.Ed448PrivateKey):
             kind = "ED448"
+        elif isinstance(private_key, dsa.DSAPrivateKey):
+            kind = "DSA"                # TLS 1.0-1.2 DHE_DSS suites only
         else:
             raise ValueError("unsupported private key type %s" % type(private_key).__name__)
         leaf_pub = chain[0].public_key().public_bytes(

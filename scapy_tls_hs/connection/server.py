@@ -142,7 +142,10 @@ class ServerConnection(Server13Mixin, ServerRenegotiation, BaseConnection):
             raise AlertError("handshake_failure",
                              "signature_algorithms_cert without signature_algorithms")
         self.server_random = os.urandom(32)
-        if 0x0304 in self.config.versions or (version < 0x0303 <= self.config.versions[-1]):
+        top = max(self.config.versions)
+        if top == 0x0304 and not self._can_serve13():
+            top = 0x0303            # a TLS 1.2 server in effect: no TLS 1.3 downgrade to mark
+        if version < top:
             self.server_random = (self.server_random[:24] + _DOWNGRADE
                                   + (b"\x01" if version == 0x0303 else b"\x00"))
         self._send_server_hello(self._server_extensions(exts))
@@ -277,6 +280,8 @@ class ServerConnection(Server13Mixin, ServerRenegotiation, BaseConnection):
             common = [v for v in X.parse_supported_versions_client(sv[1]) if v in versions]
             if cv < 0x0301 or not common:
                 raise AlertError("protocol_version", "no common version in supported_versions")
+            if 0x0304 in common and len(common) > 1 and not self._can_serve13():
+                common.remove(0x0304)
             version = max(common)
             if version == 0x0304:
                 return version
@@ -288,6 +293,12 @@ class ServerConnection(Server13Mixin, ServerRenegotiation, BaseConnection):
         if _SCSV_FALLBACK in ch.cipher_suites and version < versions[-1]:
             raise AlertError("inappropriate_fallback", "RFC 7507 fallback signalled")
         return version
+
+    def _can_serve13(self):
+        """TLS 1.3 needs a certificate that signs a CertificateVerify (a DSA one cannot) or
+        an external PSK; OpenSSL then negotiates TLS 1.2 instead, so do we."""
+        return any(kind != "DSA" for kind in self.config.identities) or \
+            bool(self._context.external_psks)
 
     def _select_alpn(self, data):
         """RFC 7301 section 3.2: server preference; no overlap is fatal."""

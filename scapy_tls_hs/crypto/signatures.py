@@ -42,6 +42,9 @@ SCHEMES = {
     0x0602: ("dsa", "dsa", hashes.SHA512),
 }
 
+# Offered when DHE_DSS suites are (a DSA server signs its ServerKeyExchange with one).
+DSA_SCHEMES = [0x0402, 0x0502, 0x0602, 0x0302, 0x0202]
+
 # What we offer in signature_algorithms, in our preference order.
 DEFAULT_SCHEMES = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0603, 0x0806, 0x0601,
                    0x0807, 0x0808, 0x0203, 0x0201]

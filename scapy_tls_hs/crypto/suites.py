@@ -36,7 +36,7 @@ class CipherSuite:
     name: str
     openssl_name: str
     key_exchange: str           # "RSA", "DHE", "ECDHE", "TLS13"
-    authentication: object      # "RSA", "ECDSA", None (TLS 1.3)
+    authentication: object      # "RSA", "ECDSA", "DSA" (DHE_DSS), None (TLS 1.3)
     cipher: str
     mac: str                    # "SHA1", "SHA256", "SHA384", "AEAD"
     prf_hash: str               # "sha256" | "sha384" (the TLS 1.2 PRF and transcript hash)
@@ -93,8 +93,11 @@ class CipherSuite:
     def default(cls, server=False):
         """The TLS 1.0-1.2 suites offered (or, ``server``, accepted) when none are configured:
         a client leaves out the AES-CCM_8 suites (an 8-byte tag, meant for constrained
-        devices) unless named; a server accepts every suite of ``all()``."""
-        return list(_ALL) if server else [s for s in _ALL if not s.cipher.endswith("CCM_8")]
+        devices) and DHE_DSS (DSA certificates are rare) unless named; a server accepts
+        every suite of ``all()`` its keys can authenticate."""
+        if server:
+            return list(_ALL)
+        return [s for s in _ALL if not s.cipher.endswith("CCM_8") and s.authentication != "DSA"]
 
     @classmethod
     def all13(cls):
@@ -126,7 +129,7 @@ def _suite(suite_id, openssl_name, kx, auth, cipher, mac):
 
 
 # In preference order: ECDHE AEAD, DHE AEAD, ECDHE CBC, DHE CBC, RSA key exchange, AES-CCM_8
-# (a 64-bit tag), 3DES. For AEAD suites ``mac`` names the PRF hash: SHA-256 for every AES-CCM
+# (a 64-bit tag), DHE_DSS (a DSA certificate serves only these), 3DES. For AEAD suites ``mac`` names the PRF hash: SHA-256 for every AES-CCM
 # suite, AES-256 included (RFC 6655 section 3, RFC 7251 section 2).
 _RUNNABLE = [
     _suite(0xC02B, "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE", "ECDSA", "AES_128_GCM", "SHA256"),
@@ -170,9 +173,17 @@ _RUNNABLE = [
     _suite(0xC0A3, "DHE-RSA-AES256-CCM8", "DHE", "RSA", "AES_256_CCM_8", "SHA256"),
     _suite(0xC0A0, "AES128-CCM8", "RSA", "RSA", "AES_128_CCM_8", "SHA256"),
     _suite(0xC0A1, "AES256-CCM8", "RSA", "RSA", "AES_256_CCM_8", "SHA256"),
+    # DHE_DSS (RFC 5246, RFC 5288): for a server with a DSA certificate.
+    _suite(0x00A2, "DHE-DSS-AES128-GCM-SHA256", "DHE", "DSA", "AES_128_GCM", "SHA256"),
+    _suite(0x00A3, "DHE-DSS-AES256-GCM-SHA384", "DHE", "DSA", "AES_256_GCM", "SHA384"),
+    _suite(0x0040, "DHE-DSS-AES128-SHA256", "DHE", "DSA", "AES_128_CBC", "SHA256"),
+    _suite(0x006A, "DHE-DSS-AES256-SHA256", "DHE", "DSA", "AES_256_CBC", "SHA256"),
+    _suite(0x0032, "DHE-DSS-AES128-SHA", "DHE", "DSA", "AES_128_CBC", "SHA1"),
+    _suite(0x0038, "DHE-DSS-AES256-SHA", "DHE", "DSA", "AES_256_CBC", "SHA1"),
     _suite(0xC012, "ECDHE-RSA-DES-CBC3-SHA", "ECDHE", "RSA", "3DES_EDE_CBC", "SHA1"),
     _suite(0x0016, "DHE-RSA-DES-CBC3-SHA", "DHE", "RSA", "3DES_EDE_CBC", "SHA1"),
     _suite(0x000A, "DES-CBC3-SHA", "RSA", "RSA", "3DES_EDE_CBC", "SHA1"),
+    _suite(0x0013, "DHE-DSS-DES-CBC3-SHA", "DHE", "DSA", "3DES_EDE_CBC", "SHA1"),
 ]
 
 # TLS 1.3 suites (RFC 8446 appendix B.4), in our preference order; ``all13()``.

@@ -80,3 +80,54 @@ def test_server_key_exchange_signed_with_sha224(server, sigalgs, scheme):
     assert "Peer signing digest: SHA224" in out.output
     assert report["handshake_complete"]
     assert signatures.SCHEMES[scheme][2].name == "sha224"
+
+
+# -- a DSA server certificate: the DHE_DSS suites ------------------------------------------
+
+@pytest.fixture(scope="module")
+def dsa_identity(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("dsa")
+    params = tmp / "dsa.params"
+    subprocess.run(["openssl", "genpkey", "-genparam", "-algorithm", "DSA", "-pkeyopt",
+                    "dsa_paramgen_bits:2048", "-out", str(params)], check=True,
+                   capture_output=True)
+    return _self_signed(tmp, "localhost", "genpkey", "-paramfile", str(params))
+
+
+@pytest.mark.parametrize("version,cipher,suite", [
+    ("1.2", "DHE-DSS-AES128-GCM-SHA256", "TLS_DHE_DSS_WITH_AES_128_GCM_SHA256"),
+    ("1.2", "DHE-DSS-AES256-SHA256", "TLS_DHE_DSS_WITH_AES_256_CBC_SHA256"),
+    ("1.0", "DHE-DSS-AES128-SHA", "TLS_DHE_DSS_WITH_AES_128_CBC_SHA"),
+])
+def test_dsa_server_certificate(dsa_identity, version, cipher, suite):
+    cert, key = dsa_identity
+    with TLSListener("127.0.0.1", 0, cert=cert, key=key, timeout=5.0) as server:
+        out, report = served(server, lambda: clients.s_client(
+            server.port, version=version, cipher=cipher + ":@SECLEVEL=0"))
+    assert out.ok, out.output
+    assert report["cipher_suite"] == suite and report["handshake_complete"]
+    if version == "1.2":
+        assert "Peer signature type: DSA" in out.output
+
+
+def test_dsa_only_server_negotiates_tls12_without_downgrade_sentinel(dsa_identity):
+    """TLS 1.3 has no DSA CertificateVerify: the server speaks TLS 1.2 to a TLS 1.3 client
+    and does not mark its random as a downgrade (OpenSSL's client would abort)."""
+    cert, key = dsa_identity
+    with TLSListener("127.0.0.1", 0, cert=cert, key=key, timeout=5.0) as server:
+        out, report = served(server, lambda: clients.s_client(
+            server.port, cipher="ALL:@SECLEVEL=0"))
+    assert out.ok, out.output
+    assert report["version"] == "TLS 1.2" and "DHE_DSS" in report["cipher_suite"]
+
+
+def test_our_client_with_dhe_dss(dsa_identity):
+    from scapy_tls_hs.automata.client import TLSClientAutomaton
+    from tests.peers.servers import openssl_server
+    cert, key = dsa_identity
+    with openssl_server(cert, key, version="1.2", cipher="DHE-DSS-AES128-GCM-SHA256") as peer:
+        result = TLSClientAutomaton("127.0.0.1", peer.port, version="1.2",
+                                    ciphers=["DHE-DSS-AES128-GCM-SHA256"],
+                                    data=b"GET / HTTP/1.0\r\n\r\n", timeout=10).run()
+    assert result.ok, result.errors
+    assert result.cipher_suite == "TLS_DHE_DSS_WITH_AES_128_GCM_SHA256"

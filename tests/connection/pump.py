@@ -87,7 +87,8 @@ def flip_in_record(data, index, offset=-1):
 def servers(pki):
     """TLS 1.0-1.2 server configs shared by the module (keys loaded once)."""
     return {"RSA": ServerConfig12(pki.rsa_chain, pki.rsa_key),
-            "ECDSA": ServerConfig12(pki.ecdsa_cert, pki.ecdsa_key)}
+            "ECDSA": ServerConfig12(pki.ecdsa_cert, pki.ecdsa_key),
+            "DSA": ServerConfig12(pki.dsa_cert, pki.dsa_key)}
 
 
 TLS12_AND_BELOW = ("1.0", "1.1", "1.2")

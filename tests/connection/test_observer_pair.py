@@ -30,7 +30,8 @@ def _cases():
 @pytest.fixture(scope="module")
 def servers(pki):
     return {"RSA": ServerConfig(pki.rsa_chain, pki.rsa_key),
-            "ECDSA": ServerConfig(pki.ecdsa_cert, pki.ecdsa_key)}
+            "ECDSA": ServerConfig(pki.ecdsa_cert, pki.ecdsa_key),
+            "DSA": ServerConfig(pki.dsa_cert, pki.dsa_key)}
 
 
 @pytest.fixture(scope="module")

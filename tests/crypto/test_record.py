@@ -209,6 +209,10 @@ def test_interoperates_with_tlslite(suite, version, etm):
     """tlslite-ng (client side) and we (both sides) agree on every record, both ways:
     MAC-then-encrypt, EtM, TLS 1.0 chained IVs, GCM and ChaCha20 nonces."""
     from tlslite.messages import ApplicationData
+    if suite.authentication == "DSA" and suite.mac == "SHA256":
+        # tlslite-ng's record layer lists no SHA-256 MAC for these two; the same record
+        # protection is checked against the RSA and ECDSA SHA-256 CBC suites here.
+        pytest.skip("tlslite-ng cannot key the DHE_DSS SHA-256 CBC suites")
     master, cr, sr = os.urandom(48), os.urandom(32), os.urandom(32)
     layer, sock = _tlslite_client(suite, version, master, cr, sr, etm)
     kb = key_block(master, cr, sr, suite, version)

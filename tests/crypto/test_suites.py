@@ -100,6 +100,8 @@ def test_preference_order():
     for s in ALL:
         if s.cipher == "3DES_EDE_CBC":
             kind = 5
+        elif s.authentication == "DSA":       # only a DSA certificate serves them
+            kind = 4.5
         elif s.cipher.endswith("CCM_8"):
             kind = 4
         elif s.key_exchange == "RSA":
