@@ -26,7 +26,9 @@ _keylog_lock = threading.Lock()
 
 # The named groups both automata can run (``--group NAME``), in the default preference order.
 GROUP_NAMES = ("x25519", "secp256r1", "secp384r1", "secp521r1", "x448",
-               "ffdhe2048", "ffdhe3072", "ffdhe4096", "ffdhe6144", "ffdhe8192")
+               "ffdhe2048", "ffdhe3072", "ffdhe4096", "ffdhe6144", "ffdhe8192",
+               # TLS 1.3 hybrids (crypto/hybrid.py), where cryptography has ML-KEM
+               "X25519MLKEM768", "SecP256r1MLKEM768", "SecP384r1MLKEM1024")
 
 
 def group_list(groups):

@@ -183,9 +183,10 @@ class ClientConnection(Client13, ClientRenegotiation, BaseConnection):
                              for s in suites)
         groups = list(cfg.groups)
         # RFC 7919 section 3: FFDHE groups name what the DHE suites may use.
-        dhe = any(s.key_exchange == "DHE" for s in suites) and any(g >= 256 for g in groups)
-        if not offer13 and not dhe:
-            groups = [g for g in groups if g < 256] or groups
+        dhe = any(s.key_exchange == "DHE" for s in suites) and \
+            any(256 <= g < 512 for g in groups)
+        if not offer13:     # hybrid (ML-KEM) groups are TLS 1.3's; FFDHE ones only for DHE
+            groups = [g for g in groups if g < 256 or (dhe and g < 512)] or groups
         exts = []
         if cfg.sni:
             exts.append(Extension(X.EXT_SERVER_NAME, X.server_name(cfg.sni)))

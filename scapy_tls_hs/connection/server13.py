@@ -28,7 +28,7 @@ from ..codec.messages import (HELLO_RETRY_REQUEST_RANDOM, Certificate13, Certifi
                               NewSessionTicket13, ServerHello)
 from ..crypto import signatures
 from ..crypto.key_schedule import KeySchedule13
-from ..crypto.keyexchange import generate_key_share, key_share_supported
+from ..crypto.keyexchange import key_share_supported, respond_key_share
 from ..crypto.tickets import TicketState13
 from ..errors import AlertError, DecodeError
 from ..registry import NAMED_GROUPS
@@ -330,11 +330,9 @@ class Server13Mixin:
         sh_exts = [Extension(X.EXT_SUPPORTED_VERSIONS, _SV13)]
         if share:
             group, client_key = share
-            key = generate_key_share(group)
-            shared = key.exchange(client_key)
+            ours, shared = respond_key_share(group, client_key)
             self.group = NAMED_GROUPS.get(group, str(group))
-            sh_exts.append(Extension(X.EXT_KEY_SHARE, X.key_share_server(group,
-                                                                       key.public_bytes())))
+            sh_exts.append(Extension(X.EXT_KEY_SHARE, X.key_share_server(group, ours)))
         state = None
         if psk is not None:
             index, state = psk

@@ -250,11 +250,31 @@ class FFDHEShare(DHEKey):
 
 
 def key_share_supported(group):
+    from .hybrid import HYBRID_GROUPS, hybrid_supported
+    if group in HYBRID_GROUPS:
+        return hybrid_supported(group)
     return EphemeralKey.supported(group) or group in FFDHE_GROUPS
 
 
 def generate_key_share(group):
-    """A fresh private key for a TLS 1.3 key share of ``group`` (ECDHE or FFDHE)."""
+    """A fresh private key for a TLS 1.3 key share of ``group`` (ECDHE, FFDHE, or hybrid
+    ECDHE + ML-KEM: ``crypto.hybrid``)."""
     if group in FFDHE_GROUPS:
         return FFDHEShare(group)
+    if group >= 0x11EB:
+        from .hybrid import HYBRID_GROUPS, HybridShare
+        if group in HYBRID_GROUPS:
+            return HybridShare(group)
     return EphemeralKey.generate(group)
+
+
+def respond_key_share(group, peer):
+    """The server side of a TLS 1.3 key share: ``(our share, shared secret)`` for the
+    client's ``peer`` value. A KEM answers the client's key (hybrid groups); (EC)DHE makes
+    a key of its own."""
+    from .hybrid import HYBRID_GROUPS, hybrid_respond
+    if group in HYBRID_GROUPS:
+        return hybrid_respond(group, peer)
+    key = generate_key_share(group)
+    shared = key.exchange(peer)
+    return key.public_bytes(), shared

@@ -26,7 +26,8 @@ from ..codec import extensions as X
 from ..codec.messages import ClientHello
 from ..errors import DecodeError
 from ..registry import GREASE, NAMED_GROUPS, name
-from .keyshares import HYBRID_GROUPS, can_make_share, fresh_key_share, hybrid_supported
+from ..crypto.hybrid import HYBRID_GROUPS, hybrid_supported
+from ..crypto.keyexchange import generate_key_share, key_share_supported
 
 __all__ = ["rebuild_client_hello"]
 
@@ -141,8 +142,8 @@ def _fresh_key_shares(data, keys, unrunnable, notes):
     for group, key in shares:
         if group in unrunnable:
             continue
-        if can_make_share(group) and group not in keys:
-            keys[group] = fresh_key_share(group)
+        if key_share_supported(group) and group not in keys:
+            keys[group] = generate_key_share(group)
             key = keys[group].public_bytes()
         elif group in GREASE:
             key = os.urandom(len(key))

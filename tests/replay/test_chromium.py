@@ -15,7 +15,9 @@ from scapy_tls_hs.codec import extensions as X
 from scapy_tls_hs.capture.dissect import dissect_capture
 from scapy_tls_hs.errors import AlertError
 from scapy_tls_hs.registry import GREASE
-from scapy_tls_hs.replay import keyshares, read_captured, replay_capture
+from scapy_tls_hs.crypto import hybrid as keyshares
+from scapy_tls_hs.crypto.keyexchange import generate_key_share
+from scapy_tls_hs.replay import read_captured, replay_capture
 from scapy_tls_hs.replay.hello import rebuild_client_hello
 from tests.peers.process import Peer, free_port
 from tests.peers.servers import HTTP_GET
@@ -117,7 +119,7 @@ def test_hybrid_share_agrees_with_an_encapsulating_server():
     answer with ciphertext || its x25519 key; both sides get ML-KEM secret || X25519 secret."""
     from cryptography.hazmat.primitives.asymmetric import mlkem
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-    share = keyshares.fresh_key_share(X25519MLKEM768)
+    share = generate_key_share(X25519MLKEM768)
     pub = share.public_bytes()
     assert len(pub) == 1184 + 32
     kem_secret, ct = mlkem.MLKEM768PublicKey.from_public_bytes(pub[:1184]).encapsulate()
@@ -134,7 +136,7 @@ def test_hybrid_share_agrees_with_an_encapsulating_server():
 def test_nist_curve_hybrid_leads_with_ecdh():
     from cryptography.hazmat.primitives.asymmetric import ec, mlkem
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-    share = keyshares.fresh_key_share(0x11EB)           # SecP256r1MLKEM768
+    share = generate_key_share(0x11EB)           # SecP256r1MLKEM768
     pub = share.public_bytes()
     assert len(pub) == 65 + 1184 and pub[0] == 4
     kem_secret, ct = mlkem.MLKEM768PublicKey.from_public_bytes(pub[65:]).encapsulate()

@@ -1,15 +1,16 @@
-"""Fresh TLS 1.3 key shares for a replayed ClientHello, private halves kept.
+"""Hybrid ECDHE + ML-KEM key shares for TLS 1.3 (draft-ietf-tls-ecdhe-mlkem): X25519MLKEM768
+(what current browsers and OpenSSL 3.5 offer first), SecP256r1MLKEM768, SecP384r1MLKEM1024.
 
-(EC)DHE groups come from ``crypto.keyexchange``. Browsers also send a hybrid share
-(draft-ietf-tls-ecdhe-mlkem): an ECDHE key and an ML-KEM encapsulation key side by side, so a
-server that picks the hybrid needs both halves to finish. They are made here with
-cryptography's ML-KEM (cryptography 47 and later, on an OpenSSL that has it); where it is
-missing, ``hybrid_supported`` says so and the caller decides what to offer instead.
+A client share is an ML-KEM encapsulation key and an ECDHE public value side by side; the
+server answers with an ML-KEM ciphertext and its own ECDHE value; the shared secret is the two
+secrets concatenated, in the group's order. ML-KEM comes from cryptography (47 and later, on
+an OpenSSL that has it); where it is missing, ``hybrid_supported`` says so and callers leave
+the group out. ``crypto.keyexchange.generate_key_share`` / ``respond_key_share`` hand hybrid
+groups here, so the TLS 1.3 roles run them like any other group.
 """
 from ..errors import AlertError
 
-__all__ = ["HYBRID_GROUPS", "HybridShare", "hybrid_supported", "fresh_key_share",
-           "can_make_share"]
+__all__ = ["HYBRID_GROUPS", "HybridShare", "hybrid_supported", "hybrid_respond"]
 
 # group: (ECDHE group, ML-KEM parameter set, ML-KEM half first?). X25519MLKEM768 puts ML-KEM
 # first (the FIPS-approved secret leads the key derivation input, NIST SP 800-56C); the
@@ -52,7 +53,7 @@ class HybridShare:
     the (EC)DHE ones, so the TLS 1.3 client runs it like any other."""
 
     def __init__(self, group):
-        from ..crypto.keyexchange import generate_key_share
+        from .keyexchange import generate_key_share
         self.group = group
         ecdh_group, size, self._kem_first = HYBRID_GROUPS[group]
         self._ecdh = generate_key_share(ecdh_group)
@@ -84,14 +85,34 @@ class HybridShare:
         return kem + ecdh if self._kem_first else ecdh + kem
 
 
-def can_make_share(group):
-    from ..crypto.keyexchange import key_share_supported
-    return key_share_supported(group) or hybrid_supported(group)
+def hybrid_respond(group, peer):
+    """The server side: ``(server share, shared secret)`` for a client's hybrid ``peer``
+    share (encapsulation to its ML-KEM key, ECDHE with its public value);
+    ``AlertError("illegal_parameter")`` for a share of the wrong size or a bad key."""
+    from .keyexchange import generate_key_share
+    ecdh_group, size, kem_first = HYBRID_GROUPS[group]
+    peer = bytes(peer)
+    ek_len = _mlkem_public_len(size)
+    ecdh_len = _ECDH_LEN[ecdh_group]
+    if len(peer) != ek_len + ecdh_len:
+        raise AlertError("illegal_parameter", "hybrid key share of %d bytes" % len(peer))
+    ek, ecdh_pub = (peer[:ek_len], peer[ek_len:]) if kem_first else \
+        (peer[ecdh_len:], peer[:ecdh_len])
+    try:
+        kem_secret, ciphertext = _mlkem_public_class(size).from_public_bytes(ek).encapsulate()
+    except ValueError as e:
+        raise AlertError("illegal_parameter", "bad ML-KEM encapsulation key: %s" % e) from None
+    ecdh = generate_key_share(ecdh_group)
+    ecdh_secret = ecdh.exchange(ecdh_pub)
+    if kem_first:
+        return ciphertext + ecdh.public_bytes(), kem_secret + ecdh_secret
+    return ecdh.public_bytes() + ciphertext, ecdh_secret + kem_secret
 
 
-def fresh_key_share(group):
-    """A new private key for a key share of ``group`` ((EC)DHE or hybrid)."""
-    from ..crypto.keyexchange import generate_key_share
-    if group in HYBRID_GROUPS:
-        return HybridShare(group)
-    return generate_key_share(group)
+def _mlkem_public_len(size):
+    return {768: 1184, 1024: 1568}[size]          # FIPS 203 encapsulation key sizes
+
+
+def _mlkem_public_class(size):
+    from cryptography.hazmat.primitives.asymmetric import mlkem
+    return getattr(mlkem, "MLKEM%dPublicKey" % size)
