@@ -13,7 +13,7 @@ Rules of this module:
 import hashlib
 import struct
 
-__all__ = ["ja3", "ja3s", "ja4", "is_grease"]
+__all__ = ["ja3", "ja3s", "ja4", "is_grease", "client_fingerprints"]
 
 _SNI, _GROUPS, _POINT_FORMATS, _SIG_ALGS, _ALPN, _VERSIONS = 0, 10, 11, 13, 16, 43
 _JA4_VERSIONS = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3",
@@ -112,6 +112,9 @@ def _alnum(byte):
     return 0x30 <= byte <= 0x39 or 0x41 <= byte <= 0x5A or 0x61 <= byte <= 0x7A
 
 
+_HEX4 = "{:04x}".format
+
+
 def _sha12(text):
     return hashlib.sha256(text.encode("ascii")).hexdigest()[:12] if text else _EMPTY_HASH
 
@@ -128,11 +131,36 @@ def ja4(client_hello, transport="t"):
     head = "%s%s%s%02d%02d%s" % (
         transport, _JA4_VERSIONS.get(version, "00"), "d" if _SNI in types else "i",
         min(len(suites), 99), min(len(types), 99), _alpn_chars(_first_alpn(_ext(exts, _ALPN))))
-    suite_list = ",".join("%04x" % s for s in sorted(suites))
-    ext_list = ",".join("%04x" % t for t in sorted(t for t in types if t not in (_SNI, _ALPN)))
-    sigs = ",".join("%04x" % s for s in _clean(_u16_list(_ext(exts, _SIG_ALGS), 2)))
+    suite_list = ",".join(map(_HEX4, sorted(suites)))
+    ext_list = ",".join(map(_HEX4, sorted(t for t in types if t not in (_SNI, _ALPN))))
+    sigs = ",".join(map(_HEX4, _clean(_u16_list(_ext(exts, _SIG_ALGS), 2))))
     ext_part = ext_list + ("_" + sigs if sigs else "")
     fingerprint = "%s_%s_%s" % (head, _sha12(suite_list),
                                 _sha12(ext_part) if ext_list else _EMPTY_HASH)
     raw = "%s_%s_%s" % (head, suite_list, ext_part)
     return fingerprint, raw
+
+
+# What JA3 and JA4 read of a ClientHello -> (ja3 md5, ja4, ja4_r). A server sees the same few
+# client builds again and again (only randoms and key shares change), so each shape is
+# computed once; bounded, cleared when full.
+_CLIENT_CACHE = {}
+_CACHE_MAX = 512
+_READ = frozenset((_GROUPS, _POINT_FORMATS, _SIG_ALGS, _ALPN, _VERSIONS))
+
+
+def client_fingerprints(client_hello, transport="t"):
+    """``(ja3 MD5, ja4, ja4_r)`` of a ClientHello, or None."""
+    if client_hello is None:
+        return None
+    key = (transport, client_hello.version, tuple(client_hello.cipher_suites),
+           tuple((e[0], e[1] if e[0] in _READ else None)
+                 for e in (client_hello.extensions or ())))
+    hit = _CLIENT_CACHE.get(key)
+    if hit is None:
+        four = ja4(client_hello, transport)
+        hit = (ja3(client_hello)[1], four[0], four[1])
+        if len(_CLIENT_CACHE) >= _CACHE_MAX:
+            _CLIENT_CACHE.clear()
+        _CLIENT_CACHE[key] = hit
+    return hit

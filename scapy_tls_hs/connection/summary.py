@@ -120,11 +120,10 @@ class HandshakeSummary:
         """``{"ja3", "ja3s", "ja4", "ja4_r"}``: MD5 / JA4 strings or None."""
         if self._fingerprints is None:
             from . import fingerprints as fp
-            ja3 = fp.ja3(self.client_hello)
+            ja3, ja4, ja4_r = fp.client_fingerprints(self.client_hello) or (None,) * 3
             ja3s = fp.ja3s(self.server_hello)
-            ja4 = fp.ja4(self.client_hello)
-            self._fingerprints = {"ja3": ja3 and ja3[1], "ja3s": ja3s and ja3s[1],
-                                  "ja4": ja4 and ja4[0], "ja4_r": ja4 and ja4[1]}
+            self._fingerprints = {"ja3": ja3, "ja3s": ja3s and ja3s[1], "ja4": ja4,
+                                  "ja4_r": ja4_r}
         return dict(self._fingerprints)
 
 

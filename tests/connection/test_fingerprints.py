@@ -100,6 +100,8 @@ def test_grease_and_extension_order(order, grease_exts, grease_suites, rnd):
     greased = _hello(suites=suites, exts=exts, sigs=[GREASE[0]] + FOXIO_SIGS,
                      versions=(GREASE[3], 0x0304, 0x0303))
     assert fp.ja4(greased) == fp.ja4(base)
+    for hello in (greased, base):       # the cached form agrees with the direct one
+        assert fp.client_fingerprints(hello) == (fp.ja3(hello)[1],) + fp.ja4(hello)
     # JA3 keeps the order of what was sent, without the GREASE values.
     same_order = _hello(suites=FOXIO_SUITES, exts=[e for e in exts if e not in GREASE])
     assert fp.ja3(greased) == fp.ja3(same_order)
