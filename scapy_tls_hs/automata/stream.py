@@ -231,7 +231,10 @@ class EventBound:
             return
         for name, count in self._lists.items():
             entries = getattr(conn, name, None)
-            if entries is None or len(entries) <= count[0]:
+            # Up to that many entries nothing can be dropped: no need to look (a handshake's
+            # worth of entries costs nothing per exchange).
+            if entries is None or len(entries) <= count[0] or \
+                    len(entries) <= min(self.max_data, self.max_other):
                 continue
             is_data = _is_data_event if name == "events" else _is_data_message
             kept = []
