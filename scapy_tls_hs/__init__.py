@@ -13,6 +13,8 @@ _API = {
     "CipherSuite": ("crypto.suites", "CipherSuite"),
     "Keylog": ("crypto.keylog", "Keylog"),
     "dissect_capture": ("capture.dissect", "dissect_capture"),
+    "iter_connections": ("capture.dissect", "iter_connections"),
+    "dissect_many": ("capture.many", "dissect_many"),
     "ConnectionReport": ("capture.dissect", "ConnectionReport"),
     "TLSClientAutomaton": ("automata.client", "TLSClientAutomaton"),
     "TLSServerAutomaton": ("automata.server", "TLSServerAutomaton"),

@@ -79,9 +79,13 @@ def cmd_dissect(args):
     fall back to ASCII when stdout cannot encode their middle dots, and nothing the capture
     holds (certificate names, data) can make the output fail to encode."""
     from .capture.progress import Progress
-    if (args.capture is None) == (args.interface is None):
-        raise TLSError("give a CAPTURE file or --interface IFACE (one of the two)")
-    if args.capture is not None:
+    if bool(args.capture) == (args.interface is not None):
+        raise TLSError("give CAPTURE files or folders, or --interface IFACE (one of the two)")
+    if args.jobs is not None and args.jobs < 1:
+        raise TLSError("--jobs must be at least 1 (processes)")
+    if args.interface is not None and (args.jobs is not None or args.parquet):
+        raise TLSError("--jobs and --parquet go with CAPTURE files, not --interface")
+    if args.capture:
         for option in ("count", "duration", "bpf"):
             if getattr(args, option) is not None:
                 raise TLSError("--%s goes with --interface (live capture)" % option)
@@ -96,21 +100,115 @@ def cmd_dissect(args):
         pass
     if args.interface is not None:
         return _dissect_live(args, ascii_only)
-    from .capture.dissect import dissect_capture
+    import os
     _check_files(args, "--keylog", "--server-key")
-    reports = dissect_capture(args.capture, keylog=args.keylog, server_key=args.server_key,
-                              ports=args.port, progress=Progress(sys.stderr))
+    from .capture.many import default_jobs, expand_paths, SPLIT_SIZE
+    skipped = []
+    files = expand_paths(args.capture, skipped)
+    for path, why in skipped:
+        print("scapy-tls-hs dissect: skipped %s: %s" % (path, why), file=sys.stderr)
+    if not files:
+        raise TLSError("no capture file to dissect in %s" % ", ".join(args.capture))
+    jobs = default_jobs() if args.jobs is None else args.jobs
+    table = _parquet_writer(args.parquet) if args.parquet else None
+    named = len(files) > 1 or any(os.path.isdir(p) for p in args.capture)
+    if len(files) == 1 and not named and table is None and (
+            args.stream or jobs == 1 or _size(files[0]) < SPLIT_SIZE):
+        return _dissect_stream(files[0], args, ascii_only)
+    if len(files) == 1 and not named and (jobs == 1 or _size(files[0]) < SPLIT_SIZE):
+        from .capture.dissect import dissect_capture
+        reports = dissect_capture(files[0], keylog=args.keylog, server_key=args.server_key,
+                                  ports=args.port, progress=Progress(sys.stderr))
+        reports.capture, reports.error = files[0], None
+        results = [reports]
+    else:
+        from .capture.many import dissect_many
+        results = dissect_many(files, keylog=args.keylog, server_key=args.server_key,
+                               ports=args.port, jobs=jobs, keep="all" if args.data else (
+                                   "json" if args.json or args.parquet else "ladder"),
+                               progress=Progress(sys.stderr))
+    failed = _print_results(results, args, ascii_only, named, table)
+    if table is not None:
+        table.close()
+    return 1 if failed else 0
+
+
+def _dissect_stream(path, args, ascii_only):
+    """One capture, each report printed as soon as it is known (``--stream``: as its
+    connection ends; else once the connections that started before it were printed), so
+    that memory does not grow with the capture."""
+    from .capture.dissect import iter_connections
+    from .capture.progress import Progress
+    progress = Progress(sys.stderr)
+    reports = iter_connections(path, keylog=args.keylog, server_key=args.server_key,
+                               ports=args.port, progress=progress, ordered=not args.stream)
+    same_terminal = progress.enabled and _isatty(sys.stdout)
+    count = 0
+    for report in reports:
+        count += 1
+        if same_terminal:
+            progress.clear()
+        if args.json:
+            _output(_dissect_json(report, args.data))
+        else:
+            from .capture.ladder import render
+            _output(("\n" if count > 1 else "") + render([report], width=_width(),
+                                                         ascii=ascii_only, data=args.data,
+                                                         first=count))
     for warning in reports.warnings:
         print("scapy-tls-hs dissect: warning: %s" % warning, file=sys.stderr)
-    if args.json:
-        _output("".join(_dissect_json(r, args.data) for r in reports))
-    else:
-        from .capture.ladder import render
-        _output(render(reports, width=_width(), ascii=ascii_only, data=args.data))
-    if not reports:
-        print("scapy-tls-hs dissect: no TLS connection found in %s" % args.capture,
-              file=sys.stderr)
+    if not count:
+        print("scapy-tls-hs dissect: no TLS connection found in %s" % path, file=sys.stderr)
     return 0
+
+
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _size(path):
+    import os
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _print_results(results, args, ascii_only, named, table):
+    """Each capture's reports as it comes (``named``: with its path); how many failed."""
+    failed = 0
+    for i, reports in enumerate(results):
+        if reports.error is not None:
+            failed += 1
+            error = reports.error
+            if str(reports.capture) not in error:
+                error = "%s: %s" % (reports.capture, error)
+            print("scapy-tls-hs dissect: %s" % error, file=sys.stderr)
+            continue
+        where = "%s: " % reports.capture if named else ""
+        for warning in reports.warnings:
+            print("scapy-tls-hs dissect: warning: %s%s" % (where, warning), file=sys.stderr)
+        if table is not None:
+            table.write(reports, reports.capture if named else None)
+        if args.json:
+            _output("".join(_dissect_json(r, args.data, reports.capture if named else None)
+                            for r in reports))
+        elif table is None:
+            from .capture.ladder import render
+            head = ("%s== %s ==\n" % ("\n" if i else "", reports.capture)) if named else ""
+            _output(head + render(reports, width=_width(), ascii=ascii_only, data=args.data))
+        if not reports:
+            print("scapy-tls-hs dissect: no TLS connection found in %s" % reports.capture,
+                  file=sys.stderr)
+    return failed
+
+
+def _parquet_writer(path):
+    from .capture.parquet import ParquetTable
+    return ParquetTable(path)
 
 
 def _can_encode(stream, text):
@@ -121,9 +219,10 @@ def _can_encode(stream, text):
     return True
 
 
-def _dissect_json(report, data=False):
+def _dissect_json(report, data=False, capture=None):
     import json
-    out = report.to_dict()
+    out = {"capture": capture} if capture is not None else {}
+    out.update(report.to_dict())
     if data:
         from .capture.ladder import data_dict
         out["data"] = data_dict(report)
@@ -499,8 +598,18 @@ def build_parser():
                        description="Reassemble every TLS connection of a capture (pcap, "
                        "pcapng, or either gzip-compressed), or of live traffic with "
                        "--interface, and report it.")
-    p.add_argument("capture", metavar="CAPTURE", nargs="?",
-                   help="pcap or pcapng file, gzip-compressed or not (or --interface)")
+    p.add_argument("capture", metavar="CAPTURE", nargs="*",
+                   help="pcap or pcapng file, gzip-compressed or not, or a folder of them "
+                        "(several may be given; or --interface)")
+    p.add_argument("--jobs", metavar="N", type=int,
+                   help="dissect in N processes: the files, or one large capture split by "
+                        "connection (default: the number of CPUs)")
+    p.add_argument("--stream", action="store_true",
+                   help="print each connection as it ends (completion order) instead of in "
+                        "the order the connections started")
+    p.add_argument("--parquet", metavar="FILE",
+                   help="write one row per connection to this Parquet file (needs pyarrow: "
+                        "pip install 'scapy-tls-hs[parquet]'); ladders are not printed")
     p.add_argument("--interface", metavar="IFACE",
                    help="capture live on IFACE (needs root); each connection is reported "
                         "as it ends, the open ones when the capture stops")
@@ -526,12 +635,19 @@ def build_parser():
     p.add_argument("host", metavar="HOST")
     p.add_argument("port", metavar="PORT", type=_port)
     _common_peer_options(p)
-    p.add_argument("--sni", metavar="NAME")
-    p.add_argument("--alpn", metavar="PROTO", action="append", default=[])
-    p.add_argument("--cert", metavar="PEM")
-    p.add_argument("--key", metavar="PEM")
-    p.add_argument("--cafile", metavar="PEM")
-    p.add_argument("--send", metavar="TEXT", type=_unescape)
+    p.add_argument("--sni", metavar="NAME",
+                   help="server_name to send (default: HOST when it is a name; none for an IP)")
+    p.add_argument("--alpn", metavar="PROTO", action="append", default=[],
+                   help="ALPN protocol to offer (repeatable; default: none)")
+    p.add_argument("--cert", metavar="PEM",
+                   help="client certificate (chain) for client authentication (default: none)")
+    p.add_argument("--key", metavar="PEM", help="the private key of --cert")
+    p.add_argument("--cafile", metavar="PEM",
+                   help="verify the server chain against these CAs (default: shown, not "
+                        "verified)")
+    p.add_argument("--send", metavar="TEXT", type=_unescape,
+                   help="application data to send after the handshake (\\r\\n escapes; "
+                        "default: none)")
     p.add_argument("--resume", action="store_true",
                    help="connect a second time and resume the session")
     p.add_argument("--early-data", metavar="TEXT", type=_unescape,
@@ -539,7 +655,7 @@ def build_parser():
     p.add_argument("--key-update", action="store_true",
                    help="TLS 1.3: after the handshake send a KeyUpdate asking for one back")
     p.add_argument("--timeout", metavar="SECONDS", type=float, default=10.0,
-                   help="bound on the whole run: handshake and answer")
+                   help="bound on the whole run: handshake and answer (default 10)")
     p.add_argument("--max-receive", metavar="BYTES", type=int, default=1 << 20,
                    help="stop reading after this much application data (default 1 MiB)")
     p.add_argument("--renegotiate", action="store_true",
@@ -548,30 +664,39 @@ def build_parser():
     p.set_defaults(func=cmd_client)
 
     p = sub.add_parser("server", help="run the server automaton")
-    p.add_argument("--cert", metavar="PEM", required=True)
-    p.add_argument("--key", metavar="PEM", required=True)
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--cert", metavar="PEM", required=True,
+                   help="server certificate (chain), RSA or ECDSA")
+    p.add_argument("--key", metavar="PEM", required=True, help="the private key of --cert")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_listen_port, default=4433,
                    help="port to listen on (default 4433; 0: any free port)")
     _common_peer_options(p)
-    p.add_argument("--client-auth", choices=("none", "optional", "required"), default="none")
-    p.add_argument("--cafile", metavar="PEM")
-    p.add_argument("--max-connections", metavar="N", type=int)
-    p.add_argument("--echo", action="store_true")
+    p.add_argument("--client-auth", choices=("none", "optional", "required"), default="none",
+                   help="ask for a client certificate (default none)")
+    p.add_argument("--cafile", metavar="PEM",
+                   help="verify client certificates against these CAs (default: not verified)")
+    p.add_argument("--max-connections", metavar="N", type=int,
+                   help="exit after serving N connections (default: until interrupted)")
+    p.add_argument("--echo", action="store_true",
+                   help="echo application data (default: a small HTTP/1.1 200 answer)")
     p.add_argument("--no-tickets", action="store_true",
                    help="issue no session tickets (TLS 1.2 nor TLS 1.3)")
     p.add_argument("--early-data", metavar="N", type=int,
                    help="accept up to N bytes of TLS 1.3 0-RTT data (default: reject it)")
-    p.add_argument("--alpn", metavar="PROTO", action="append", default=[])
+    p.add_argument("--alpn", metavar="PROTO", action="append", default=[],
+                   help="ALPN protocol to accept, in preference order (repeatable; default: "
+                        "no ALPN answer)")
     p.add_argument("--psk", metavar="IDENTITY:HEX[:sha384]", action="append", default=[],
                    type=_external_psk,
                    help="accept a TLS 1.3 external PSK (repeatable; SHA-256 unless :sha384)")
-    p.add_argument("--timeout", metavar="SECONDS", type=float, default=10.0)
+    p.add_argument("--timeout", metavar="SECONDS", type=float, default=10.0,
+                   help="handshake and idle timeout per connection (default 10)")
     p.add_argument("--lifetime", metavar="SECONDS", type=float, default=120.0,
-                   help="longest a connection may last (0: no bound)")
+                   help="longest a connection may last (default 120; 0: no bound)")
     p.add_argument("--min-rate", metavar="BYTES", type=float, default=16.0,
                    help="bytes/s of data a client must send after the handshake, over "
-                        "each --timeout window (0: no minimum)")
+                        "each --timeout window (default 16; 0: no minimum)")
     p.add_argument("--no-renegotiation", action="store_true",
                    help="refuse client renegotiation with a no_renegotiation warning "
                         "(default: secure renegotiation, RFC 5746, accepted)")
@@ -582,7 +707,8 @@ def build_parser():
 
     p = sub.add_parser("replay", help="replay captured ClientHellos against a live server")
     p.add_argument("capture", metavar="CAPTURE")
-    p.add_argument("--to", metavar="HOST:PORT", required=True)
+    p.add_argument("--to", metavar="HOST:PORT", required=True,
+                   help="the live server to replay against")
     p.add_argument("--keylog", metavar="FILE",
                    help="NSS key log of the capture (decrypts the captured side)")
     p.add_argument("--keylog-out", metavar="FILE",
@@ -594,8 +720,10 @@ def build_parser():
                    help="replay resumptions with the session of the replayed connection")
     p.add_argument("--send", metavar="TEXT", type=_unescape,
                    help="application data to send after each handshake")
-    p.add_argument("--timeout", metavar="SECONDS", type=float, default=10.0)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--timeout", metavar="SECONDS", type=float, default=10.0,
+                   help="bound on each replayed connection (default 10)")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per replayed connection (default: side by side text)")
     p.set_defaults(func=cmd_replay)
     return ap
 
@@ -610,14 +738,17 @@ def _common_peer_options(p):
                    help="lowest TLS version (default 1.0)")
     p.add_argument("--group", metavar="NAME", action="append", default=[],
                    help="named group, in preference order (repeatable): x25519, secp256r1, "
-                        "secp384r1, secp521r1, x448, ffdhe2048, ffdhe3072 ...")
+                        "secp384r1, secp521r1, x448, ffdhe2048, ffdhe3072 ..., and for "
+                        "TLS 1.3 X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024 "
+                        "(default: x25519, secp256r1, ...)")
     p.add_argument("--cipher", metavar="NAME", action="append", default=[],
                    help="IANA or OpenSSL suite name (repeatable)")
     p.add_argument("--keylog", metavar="FILE", help="append NSS key log lines")
     p.add_argument("--record-size-limit", metavar="N", type=int,
                    help="RFC 8449 record_size_limit, 64 to 65535 (client: offered; server: "
                         "answered to a client that offers one; default: none / the maximum)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per connection on stdout (default: text)")
 
 
 def main(argv=None):

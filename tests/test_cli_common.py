@@ -92,3 +92,19 @@ def test_dissect_keylog_error_names_the_option(tmp_path, captures_dir):
     status, out, err = run("dissect", cap, "--keylog", tmp_path / "none.keylog")
     assert status == 1 and out == ""
     assert "cannot read --keylog" in one_error_line(err)
+
+
+def test_every_option_has_a_help_line_with_its_default():
+    import argparse
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in sub.choices.items():
+        for action in command._actions:
+            if not action.option_strings or action.dest == "help":
+                continue
+            assert action.help, "%s %s has no help" % (name, action.option_strings[0])
+            if action.default not in (None, False, [], argparse.SUPPRESS):
+                assert "default" in action.help, "%s %s: no default in %r" % (
+                    name, action.option_strings[0], action.help)
+    tls = next(a for a in sub.choices["client"]._actions if "--tls" in a.option_strings)
+    assert "highest" in tls.help

@@ -422,8 +422,8 @@ def test_names_the_terminal_cannot_show_are_escaped(tmp_path):
 
 
 @pytest.mark.parametrize("args, error", [
-    ((), "give a CAPTURE file or --interface IFACE"),
-    (("x.pcap", "--interface", "lo"), "give a CAPTURE file or --interface IFACE"),
+    ((), "give CAPTURE files or folders, or --interface IFACE"),
+    (("x.pcap", "--interface", "lo"), "give CAPTURE files or folders, or --interface IFACE"),
     (("x.pcap", "--count", "3"), "--count goes with --interface"),
     (("x.pcap", "--bpf", "tcp"), "--bpf goes with --interface"),
     (("--interface", "lo", "--count", "0"), "--count must be at least 1"),
@@ -466,3 +466,22 @@ def test_progress_bar_of_a_gzip_capture(tmp_path):
     assert "\x1b" not in stdout and "reading" not in stdout
     assert [json.loads(line)["messages"][0] for line in stdout.splitlines()] == [
         "C:client_hello"]
+
+
+# -- issue 14: streaming -----------------------------------------------------------------
+
+def test_stream_flag_prints_every_connection_and_ladders_too():
+    """``--stream``: the same objects (completion order; tests/capture/test_stream.py has a
+    capture where it differs from start order), and the same ladders."""
+    name = "resume_session_id_openssl"
+    cap, keylog = CAPTURES / (name + ".pcap"), CAPTURES / (name + ".keylog")
+
+    def out(*extra):
+        done = run(cap, "--keylog", keylog, *extra)
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+        return done.stdout
+    default, streamed = out("--json"), out("--json", "--stream")
+    assert sorted(default.splitlines()) == sorted(streamed.splitlines())
+    assert len(streamed.splitlines()) == 2
+    assert [json.loads(line)["resumed"] for line in streamed.splitlines()] == [False, True]
+    assert out("--stream") == out()

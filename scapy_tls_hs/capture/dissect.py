@@ -1,10 +1,11 @@
 """Dissect a capture: every TCP connection that carries TLS, fed to an observer, reported.
 
-``dissect_capture(path, keylog=None, server_key=None, ports=())`` reads the file
-(``pcapfile``), reassembles TCP (``streams``), runs one ``ObserverConnection`` per TLS
-connection in the order the connections started (so a resumed session finds the master
-secret of an earlier connection in the shared ``SessionTable``) and returns
-``ConnectionReport`` objects. ``to_dict()`` is exactly the CONTRACT ``dissect --json``
+``iter_connections(path, keylog=None, server_key=None, ports=())`` reads the file
+(``pcapfile``), reassembles TCP (``streams``) and feeds one ``ObserverConnection`` per TLS
+connection as its bytes arrive (``stream.py``; a resumed session finds the master secret
+of an earlier connection in the shared ``SessionTable``), yielding a ``ConnectionReport``
+as each connection ends; ``dissect_capture`` returns them all, in the order the
+connections started. ``to_dict()`` is exactly the CONTRACT ``dissect --json``
 object; ``packets`` builds the Scapy records on first use (Scapy is never imported on the
 dissect path itself). A key log embedded in a pcapng (Decryption Secrets Block, as
 ``editcap --inject-secrets`` writes it) is used as well as the one given.
@@ -21,14 +22,13 @@ from ..connection.summary import FIELDS as SUMMARY_FIELDS
 from ..errors import CaptureError, TLSError
 from ..codec.sslv2 import looks_like_sslv2_client_hello
 from . import preamble as _preamble
-from .pcapfile import TLS_KEYLOG, read_packets
 from .certinfo import CertificateChain
-from .progress import NoProgress
 from .reasons import why_not
-from .streams import TCPReassembler, looks_like_tls
+from .streams import looks_like_tls
 
-__all__ = ["dissect_capture", "ConnectionReport", "DissectResult", "load_keylog",
-           "load_server_key", "report_connection", "is_tls", "keylog_warning"]
+__all__ = ["dissect_capture", "iter_connections", "ConnectionReport", "DissectResult",
+           "load_keylog", "load_server_key", "report_connection", "is_tls", "keylog_warning",
+           "Feeder"]
 
 # client/server, the handshake summary's fields (connection/summary.py), then the observer's.
 FIELDS = ("client", "server") + SUMMARY_FIELDS + ("decrypted", "app_data", "errors")
@@ -176,55 +176,30 @@ def load_server_key(server_key):
     return key
 
 
-def dissect_capture(path, keylog=None, server_key=None, ports=(), progress=None):
-    """Dissect every TLS connection of a pcap/pcapng file; see the module docstring."""
-    from ..connection.observer import SessionTable
-    progress = progress or NoProgress()
-    keylog_name = keylog
-    keylog = load_keylog(keylog)
-    server_key = load_server_key(server_key)
-    ports = frozenset(ports or ())
-    reader = read_packets(path)
-    try:
-        size = os.path.getsize(path)
-    except (OSError, TypeError):
-        size = 0
-    reasm = TCPReassembler()
-    add = reasm.add
-    try:
-        if progress.enabled and size:
-            progress.phase("reading", size)
-            done = 24
-            for i, (ts, linktype, data) in enumerate(reader):
-                add(ts, linktype, data)
-                done += len(data) + 16
-                if not i & 255:
-                    progress.update(reader.position if reader.compressed else done)
-        else:
-            for ts, linktype, data in reader:
-                add(ts, linktype, data)
-        connections = reasm.finish()
-        tls = [c for c in connections if c.chunks and _is_tls(c, ports)]
-        warnings = list(reader.errors) + list(reasm.warnings)
-        warning = keylog_warning(keylog, keylog_name)
-        if warning:
-            warnings.append(warning)
-        embedded = [data for stype, data in reader.secrets if stype == TLS_KEYLOG]
-        if embedded:
-            keylog = _with_embedded(keylog, embedded)
-        sessions = SessionTable()
-        result = DissectResult(warnings=warnings)
-        progress.phase("dissecting", len(tls))
-        for n, conn in enumerate(tls):
-            report = report_connection(conn, keylog, server_key, sessions)
-            if reader.truncated and not conn.closed:
-                report.errors.extend(reader.errors)
-            result.append(report)
-            result.records += report.records
-            progress.update(n + 1)
-    finally:
-        progress.close()
-    return result
+def dissect_capture(path, keylog=None, server_key=None, ports=(), progress=None,
+                    idle_timeout=None):
+    """Dissect every TLS connection of a pcap/pcapng file; see the module docstring. The
+    reports come in start order (``iter_connections`` gives them as connections end)."""
+    from .stream import IDLE_TIMEOUT
+    stream = iter_connections(path, keylog, server_key, ports, progress,
+                              IDLE_TIMEOUT if idle_timeout is None else idle_timeout,
+                              ordered=True)
+    reports = list(stream)
+    return DissectResult(reports, stream.warnings, stream.records)
+
+
+def iter_connections(path, keylog=None, server_key=None, ports=(), progress=None,
+                     idle_timeout=None, ordered=False):
+    """The reports of a capture's TLS connections, each as soon as its connection ends
+    (a FIN each way, a reset, ``idle_timeout`` seconds of capture time without a packet:
+    default 120), then those open at the end of the capture; with ``ordered``, in the
+    order the connections started. Memory depends on the connections open at a time, not
+    on the size of the capture. The returned iterator has ``warnings`` (capture-level
+    problems, complete once it is exhausted) and ``records``. A file that is not a
+    capture, or an unreadable key file, raises ``CaptureError`` at once."""
+    from .stream import IDLE_TIMEOUT, CaptureStream
+    return CaptureStream(path, keylog, server_key, ports, progress,
+                         IDLE_TIMEOUT if idle_timeout is None else idle_timeout, ordered)
 
 
 def keylog_warning(keylog, name=None):
@@ -242,9 +217,10 @@ def keylog_warning(keylog, name=None):
 def report_connection(conn, keylog, server_key, sessions):
     """The ``ConnectionReport`` of one reassembled TLS connection (``_is_tls`` said so)."""
     from ..connection.observer import ObserverConnection
-    observer = ObserverConnection(keylog, server_key, sessions)
-    _feed(observer, conn)
-    return ConnectionReport(conn, observer)
+    feed = Feeder(ObserverConnection(keylog, server_key, sessions), conn)
+    for chunk in conn.chunks:
+        feed.chunk(chunk)
+    return feed.report()
 
 
 def is_tls(conn, ports=()):
@@ -277,51 +253,80 @@ def _is_tls(conn, ports):
     return conn.preamble is not None or conn.looks_like_tls(ports)
 
 
-def _feed(observer, conn):
-    """All of a connection's chunks, in capture order, into its observer. A direction of a
-    connection caught mid-way (no SYN) that starts inside a record is fed as if bytes were
-    lost before it: the observer picks up at the first record header. A plaintext
-    preamble is skipped, and shown as one ladder line."""
-    chains = observer.chains = []
+class Feeder:
+    """A connection's chunks, in capture order, into its observer, one at a time (``chunk``)
+    as they are delivered; ``report()`` at the end. A direction of a connection caught
+    mid-way (no SYN) that starts inside a record is fed as if bytes were lost before it:
+    the observer picks up at the first record header. A plaintext preamble is skipped, and
+    shown as one ladder line. Made once the connection is known to be TLS (``is_tls``),
+    from the chunks held so far."""
 
-    def receive(direction, data, time, gap):
+    def __init__(self, observer, conn):
+        self.observer = observer
+        self.conn = conn
+        self.chains = observer.chains = []
+        self.started = set()
+        self.broken = False
+        found = self.found = getattr(conn, "preamble", None)
+        self.skip = {"client": found[0], "server": found[1]} if found else {}
+        # The first bytes of each direction decide whether the capture starts inside it.
+        self.heads = {d: conn.first_bytes(d, 8) for d in ("client", "server")}
+        if found:
+            first = next((c.time for c in conn.chunks), None)
+            # client + server bytes, so that the line fits the ladder's 80 columns
+            observer.preamble(first, "%s: %d + %d bytes" % (found[2], found[0], found[1]))
+
+    def _receive(self, direction, data, time, gap):
+        observer = self.observer
         for event in observer.receive(direction, data, time, gap):
             if getattr(event, "msg_type", None) == 11:
-                chain = CertificateChain.from_message(event.direction, event.body,
-                                                      observer.tls13)
-                chains.append(chain)
-    started = set()
-    found = getattr(conn, "preamble", None)
-    skip = {"client": found[0], "server": found[1]} if found else {}
-    if found:
-        first = next((c.time for c in conn.chunks), None)
-        # client + server bytes, so that the line fits the ladder's 80 columns
-        observer.preamble(first, "%s: %d + %d bytes" % (found[2], found[0], found[1]))
-    try:
-        for chunk in conn.chunks:
-            gap = chunk.gap
-            if skip.get(chunk[0]):
-                data = chunk[1]
-                cut = min(skip[chunk[0]], len(data))
-                skip[chunk[0]] -= cut
-                if cut == len(data):
-                    continue
-                receive(chunk[0], data[cut:], chunk.time, gap)
-                continue
-            if chunk[0] not in started and not found:
-                started.add(chunk[0])
-                # The first segment may be shorter than a record header: the direction's
-                # first five bytes decide.
-                head = conn.first_bytes(chunk[0], 8)
-                if not conn.syn_seen and not looks_like_tls(head) and not (
-                        chunk[0] == "client" and looks_like_sslv2_client_hello(head)):
-                    observer.errors.append("%s: the capture starts inside this stream; the "
-                                           "bytes before the first record header are skipped"
-                                           % ("client->server" if chunk[0] == "client"
-                                              else "server->client"))
-                    gap = gap or 1
-            receive(chunk[0], chunk[1], chunk.time, gap)
-        observer.finish()
-    except Exception as exc:  # a bug must not cost the other connections their report
-        observer.errors.append("internal error while dissecting: %s: %s"
-                               % (type(exc).__name__, exc))
+                self.chains.append(CertificateChain.from_message(event.direction, event.body,
+                                                                 observer.tls13))
+
+    def chunk(self, chunk):
+        if self.broken:
+            return
+        try:
+            self._chunk(chunk)
+        except Exception as exc:  # a bug must not cost the other connections their report
+            self._broke(exc)
+
+    def _chunk(self, chunk):
+        direction, data = chunk[0], chunk[1]
+        gap = chunk.gap
+        skip = self.skip
+        if skip.get(direction):
+            cut = min(skip[direction], len(data))
+            skip[direction] -= cut
+            if cut < len(data):
+                self._receive(direction, data[cut:], chunk.time, gap)
+            return
+        if direction not in self.started and not self.found:
+            self.started.add(direction)
+            # The first segment may be shorter than a record header: the direction's
+            # first five bytes decide.
+            head = self.heads.get(direction) or data[:8]
+            if not self.conn.syn_seen and not looks_like_tls(head) and not (
+                    direction == "client" and looks_like_sslv2_client_hello(head)):
+                self.observer.errors.append(
+                    "%s: the capture starts inside this stream; the bytes before the first "
+                    "record header are skipped"
+                    % ("client->server" if direction == "client" else "server->client"))
+                gap = gap or 1
+        self._receive(direction, data, chunk.time, gap)
+
+    def _broke(self, exc):
+        self.broken = True
+        self.observer.errors.append("internal error while dissecting: %s: %s"
+                                    % (type(exc).__name__, exc))
+
+    def report(self):
+        """The connection is over (its last chunks fed): its ``ConnectionReport``."""
+        if not self.broken:
+            try:
+                self.observer.finish()
+            except Exception as exc:
+                self._broke(exc)
+        return ConnectionReport(self.conn, self.observer)
+
+

@@ -36,12 +36,12 @@ _SOURCES = {"keylog": "key log", "server_key": "server RSA key",
             "session": "session of an earlier connection"}
 
 
-def render(reports, width=80, warnings=(), ascii=False, data=False):
-    """The ladders of all ``reports`` (``ConnectionReport``), as one string; ``data``:
-    each followed by ``render_data``."""
+def render(reports, width=80, warnings=(), ascii=False, data=False, first=1):
+    """The ladders of all ``reports`` (``ConnectionReport``), as one string, numbered from
+    ``first``; ``data``: each followed by ``render_data``."""
     width = max(int(width or 80), 40)
     out = []
-    for i, report in enumerate(reports, 1):
+    for i, report in enumerate(reports, first):
         out.append(render_report(report, i, width, ascii=ascii)
                    + (render_data(report, width) if data else ""))
     for w in warnings:

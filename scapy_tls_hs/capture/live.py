@@ -24,7 +24,7 @@ import time
 
 from ..crypto.keylog import Keylog
 from ..errors import CaptureError
-from .dissect import is_tls, load_server_key, report_connection
+from .dissect import load_server_key
 
 __all__ = ["capture_live", "GrowingKeylog", "LiveDissector", "LINGER", "SLICE"]
 
@@ -96,61 +96,51 @@ class GrowingKeylog(Keylog):
 
 class LiveDissector:
     """Packets in (``add``), reports out as connections end (``due``) and at the end
-    (``rest``). The sans-sniff half of the live capture: tests feed it packets directly."""
+    (``rest``). The sans-sniff half of the live capture: tests feed it packets directly.
+    The streaming core is the capture files' (``stream.StreamDissector``); what differs is
+    when a quiet connection is over: here by the wall clock, for half-closed and empty ones
+    only."""
 
     def __init__(self, keylog=None, server_key=None, ports=(), linger=LINGER):
-        from ..connection.observer import SessionTable
-        from .streams import TCPReassembler
+        from .stream import StreamDissector
         self.keylog = keylog
         self.server_key = server_key
-        self.ports = frozenset(ports or ())
         self.linger = linger
-        self.reassembler = TCPReassembler()
-        self.sessions = SessionTable()
+        self.core = StreamDissector(keylog, server_key, ports, idle_timeout=None,
+                                    early=False)
+        self.reassembler = self.core.reassembler
         self.packets = 0
-        self.reported = 0
         self.skipped = 0        # packets that could not be read at all
+
+    @property
+    def reported(self):
+        return self.core.reported
 
     def add(self, ts, linktype, data):
         """One captured packet; the reports of the connections it ended (usually none)."""
         self.packets += 1
-        reasm = self.reassembler
-        reasm.last = None
-        reasm.add(ts, linktype, data)
-        conn = reasm.last
-        if conn is not None and conn.ended:
-            return self._report(conn)
-        return []
+        return _reports(self.core.add(ts, linktype, data))
 
     def due(self, now):
         """Reports of connections half-closed and quiet for ``linger`` seconds (wall clock
         ``now``, against the packets' capture times); forgets long-idle empty ones."""
         out = []
-        for conn in list(self.reassembler.connections):
+        for conn in self.reassembler.connections:
             idle = now - conn.end_time
-            if conn.ended or (conn.closed and idle >= self.linger):
-                out.extend(self._report(conn))
-            elif not conn.chunks and idle >= (self.linger if not conn.syn_seen
-                                              else IDLE_EMPTY):
-                self.reassembler.release(conn)  # stray ACKs after a report, scans, ...
-        return out
+            empty = not (conn.delivered("client") or conn.delivered("server"))
+            if conn.ended or (conn.closed and idle >= self.linger) or (
+                    empty and idle >= (self.linger if not conn.syn_seen else IDLE_EMPTY)):
+                out.extend(self.core.release(conn))  # empty: stray ACKs, scans, ...
+        self.reassembler.forget_gone(now - IDLE_EMPTY)
+        return _reports(out)
 
     def rest(self):
         """The capture stopped: the reports of the connections still open."""
-        out = []
-        for conn in list(self.reassembler.connections):
-            out.extend(self._report(conn, STOPPED_OPEN))
-        return out
+        return _reports(self.core.finish(STOPPED_OPEN))
 
-    def _report(self, conn, note=None):
-        self.reassembler.release(conn)
-        if not is_tls(conn, self.ports):
-            return []
-        report = report_connection(conn, self.keylog, self.server_key, self.sessions)
-        if note:
-            report.errors.append(note)
-        self.reported += 1
-        return [report]
+
+def _reports(released):
+    return [report for _seq, report in released if report is not None]
 
 
 def open_socket(iface, bpf=None):

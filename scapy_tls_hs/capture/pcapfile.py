@@ -61,6 +61,9 @@ BYTE_ORDER_MAGIC = 0x1A2B3C4D
 
 # A captured packet longer than this is not a packet: the length field is garbage.
 MAX_PACKET = 1 << 26
+# The pages of a mapped file count in the process's memory once read: every this many
+# bytes, the ones already read are given back (the kernel keeps them in its page cache).
+DROP_EVERY = 8 << 20
 
 _U32LE = struct.Struct("<I")
 
@@ -78,6 +81,7 @@ class PacketReader:
         self.secrets = []       # pcapng Decryption Secrets Blocks: (secrets type, bytes)
         self._buf = None
         self._file = None
+        self._dropped = 0       # bytes at the start of a mapped file given back already
         self._stream = False    # a pipe or device: read as it comes, never all at once
         self.compressed = False  # gzip: decompressed as it is read, like a pipe
         self._raw = None        # gzip: the compressed file under the decompressor
@@ -201,6 +205,19 @@ class PacketReader:
     def __next__(self):
         return next(self._iter)
 
+    def _drop(self, buf, upto):
+        """Give back the mapped pages before ``upto`` (read, never needed again)."""
+        if not isinstance(buf, mmap.mmap):
+            self._dropped = upto
+            return
+        end = upto - upto % mmap.PAGESIZE
+        if end > self._dropped:
+            try:
+                buf.madvise(mmap.MADV_DONTNEED, self._dropped, end - self._dropped)
+            except (AttributeError, OSError, ValueError):
+                pass            # not everywhere: the pages then just stay
+            self._dropped = end
+
     def _truncated(self, what, offset):
         self.truncated = True
         self.errors.append("%s: capture truncated after %d packets (%s at byte %d)"
@@ -237,6 +254,8 @@ class PacketReader:
                 # One correctly rounded division: the same float as pcapng's for the same time.
                 yield (sec * per_sec + frac) / per_sec, linktype, buf[start:end]
                 pos = end
+                if pos - self._dropped > DROP_EVERY:
+                    self._drop(buf, pos)
         finally:
             self._release()
 
@@ -265,6 +284,8 @@ class PacketReader:
                 return
             yield from self._block(buf, pos, end)
             pos = end
+            if pos - self._dropped > DROP_EVERY:
+                self._drop(buf, pos)
 
     def _block_length(self, buf, pos):
         """The length of the block at ``pos`` (a Section Header Block sets the byte order

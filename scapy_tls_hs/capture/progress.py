@@ -30,6 +30,9 @@ class NoProgress:
     def close(self):
         pass
 
+    def clear(self):
+        pass
+
 
 class Progress(NoProgress):
     """``phase(label, total)`` starts a stage, ``update(done)`` moves it, ``close()`` ends."""
@@ -85,7 +88,9 @@ class Progress(NoProgress):
         except (OSError, ValueError):
             self.enabled = False
 
-    def close(self):
+    def clear(self):
+        """Erase the bar (it comes back on the next update): output follows on the same
+        terminal."""
         if self.shown:
             try:
                 self.stream.write("\r\x1b[K")
@@ -93,6 +98,10 @@ class Progress(NoProgress):
             except (OSError, ValueError):
                 pass
             self.shown = False
+            self._next_draw = self.clock() + 0.1
+
+    def close(self):
+        self.clear()
         self.enabled = False
 
 

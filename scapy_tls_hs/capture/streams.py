@@ -4,8 +4,9 @@
 ``.finish()`` returns the ``TCPConnection`` objects in the order the connections started
 (the first packet seen of each: its SYN when the SYN was captured). ``reassemble(packets)``
 does both. Nothing here raises on bad packets: what cannot be decoded is counted and skipped.
-A live capture takes each connection out as it ends (``TCPConnection.ended``,
-``TCPReassembler.release``).
+Streaming (``stream.py``, live capture too) takes each connection out as it ends
+(``TCPConnection.ended``, ``TCPReassembler.release``) and sends its chunks on as they are
+delivered (``TCPConnection.sink``) instead of keeping them.
 
 Link types: Ethernet (1, with 802.1Q / 802.1ad tags), Linux cooked SLL (113) and SLL2 (276),
 raw IP (101, 12, 14, and 228/229), BSD loopback NULL (0) and LOOP (108). IPv4 with options
@@ -219,7 +220,7 @@ class _HalfStream:
     """One direction of a connection: its sequence space and the bytes waiting in it."""
 
     __slots__ = ("base", "next", "pending", "pending_bytes", "pending_end", "acked", "fin",
-                 "gap", "label", "seen_data")
+                 "gap", "label", "seen_data", "delivered")
 
     def __init__(self):
         self.base = None        # absolute sequence number of stream offset 0
@@ -232,6 +233,7 @@ class _HalfStream:
         self.gap = 0            # missing bytes right before the next delivered chunk
         self.label = ""
         self.seen_data = False
+        self.delivered = 0      # bytes delivered (as chunks) so far
 
     def offset(self, seq):
         """Stream offset of absolute ``seq``, unwrapped around ``next`` (handles wraparound)."""
@@ -251,6 +253,12 @@ class TCPConnection:
         self.start_time = start_time
         self.end_time = start_time
         self.chunks = []
+        # Streaming (stream.py): once set, delivered chunks go to ``sink(chunk)`` instead of
+        # ``chunks``, so that the bytes need not stay here.
+        self.sink = None
+        self.held = 0                 # bytes in ``chunks``
+        self.checked = 0              # ``held`` when last looked at (stream.py)
+        self.seq = 0                  # start order in its reassembler
         self.errors = []
         self.client_isn = None
         self.syn_seen = False
@@ -280,6 +288,13 @@ class TCPConnection:
     def ended(self):
         """Reset, or a FIN seen each way: nothing more will come (live capture reports it)."""
         return self.reset or (self._half[0].fin is not None and self._half[1].fin is not None)
+
+    def delivered(self, direction):
+        """How many bytes of a direction were delivered so far (kept or passed on)."""
+        h = self._half[self.client_side or 0]
+        if direction != "client":
+            h = self._half[1 - (self.client_side or 0)]
+        return h.delivered
 
     def stream(self, direction):
         """All delivered bytes of one direction, joined (missing bytes left out)."""
@@ -355,8 +370,14 @@ class TCPConnection:
 
     def _emit(self, h, ts, start, parts):
         data = parts[0] if len(parts) == 1 else b"".join(parts)
-        self.chunks.append(Chunk(h.label, data, ts, start, h.gap))
+        chunk = Chunk(h.label, data, ts, start, h.gap)
         h.gap = 0
+        h.delivered += len(data)
+        if self.sink is not None:
+            self.sink(chunk)
+        else:
+            self.chunks.append(chunk)
+            self.held += len(data)
 
     def _collect(self, h, ts):
         """Deliver, as one chunk, the waiting bytes that became contiguous at ``next``."""
@@ -479,7 +500,12 @@ class TCPReassembler:
 
     def __init__(self):
         self._table = {}          # (src, sport, dst, dport) -> (connection, side index)
-        self.connections = []
+        self._open = {}           # connection -> None, in start order
+        # 4-tuples of connections released after they ended -> release time: their late
+        # packets (the last ACK, retransmissions) are not a new connection.
+        self.gone = {}
+        self.late_packets = 0
+        self.started = 0          # connections seen so far
         self._fragments = _Fragments()
         self.packets = 0          # packets given
         self.tcp_packets = 0      # of which TCP
@@ -487,6 +513,12 @@ class TCPReassembler:
         self._finished = False
         self._last_ts = 0.0
         self.last = None          # the connection of the last TCP packet given (live capture)
+        self.replaced = None      # the closed connection the last packet's SYN replaced
+
+    @property
+    def connections(self):
+        """The connections not released, in start order."""
+        return list(self._open)
 
     @property
     def warnings(self):
@@ -510,11 +542,20 @@ class TCPReassembler:
         src, dst, sport, dport, seq, ack, flags, payload = tcp
         key = (src, sport, dst, dport)
         entry = self._table.get(key)
+        if entry is None and self.gone and key in self.gone:
+            if flags & (SYN | ACK) != SYN:
+                self.late_packets += 1
+                return
+            self.gone.pop(key, None)
+            self.gone.pop((dst, dport, src, sport), None)
         if entry is None or (flags & (SYN | ACK) == SYN and self._is_new(entry, seq)):
             if entry is not None:
                 entry[0]._finish(ts)
+                self.replaced = entry[0]
             conn = TCPConnection((src, sport), (dst, dport), ts)
-            self.connections.append(conn)
+            conn.seq = self.started
+            self.started += 1
+            self._open[conn] = None
             self._table[key] = entry = (conn, 0)
             self._table[(dst, dport, src, sport)] = (conn, 1)
         conn, idx = entry
@@ -568,32 +609,41 @@ class TCPReassembler:
         if conn.closed:
             return True
         if conn.client_isn is None:
-            return conn.packets > 0 and bool(conn.chunks)
+            return conn.packets > 0 and bool(conn._half[0].delivered or conn._half[1].delivered)
         return seq != conn.client_isn
 
     def finish(self):
         """Declare every remaining hole missing; the connections in the order they started."""
         if not self._finished:
             self._finished = True
-            for conn in self.connections:
+            for conn in self._open:
                 self._close(conn)
-        return self.connections
+        return list(self._open)
 
-    def release(self, conn):
-        """Live capture: ``conn`` is over (``TCPConnection.ended``) or given up on: close it
+    def release(self, conn, now=None):
+        """Streaming: ``conn`` is over (``TCPConnection.ended``) or given up on: close it
         as ``finish`` would and forget it, so a new connection on its 4-tuple starts afresh
-        and its memory goes with the report."""
+        and its memory goes with the report. With ``now`` (capture time), the 4-tuple is
+        remembered (``gone``) so that the connection's late packets are dropped."""
         self._close(conn)
-        try:
-            self.connections.remove(conn)
-        except ValueError:
-            pass
+        self._open.pop(conn, None)
         (a, b) = conn._ends
         for key in ((a[0], a[1], b[0], b[1]), (b[0], b[1], a[0], a[1])):
             entry = self._table.get(key)
             if entry is not None and entry[0] is conn:
                 del self._table[key]
+                if now is not None:
+                    self.gone[key] = now
         return conn
+
+    def forget_gone(self, before):
+        """Forget the released 4-tuples released before capture time ``before``."""
+        gone = self.gone
+        while gone:
+            key = next(iter(gone))
+            if gone[key] >= before:
+                break
+            del gone[key]
 
     def _close(self, conn):
         if conn.client_side is None:

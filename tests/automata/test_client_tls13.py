@@ -246,10 +246,17 @@ def own(pki):
 
 
 def served(listener, **options):
-    before = len(listener.results)
+    """Our client's result and the server's report of the same connection (matched by the
+    client's address: a report of an earlier test may still come in)."""
+    import time
     result = run(listener.port, **options)
-    assert listener.wait_for_results(before + 1), "the server reported nothing"
-    return result, listener.results[before]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        mine = [r for r in list(listener.results) if r["client"] == result.client]
+        if mine:
+            return result, mine[0]
+        time.sleep(0.02)
+    raise AssertionError("the server reported nothing for %s" % result.client)
 
 
 def same_view(result, report):

@@ -487,3 +487,17 @@ def test_gzip_cut_or_damaged_reports_like_a_cut_file(tmp_path):
         path.write_bytes(content)
         with pytest.raises(CaptureError, match=why):
             read_packets(path)
+
+
+@pytest.mark.parametrize("path", [p for p in CAPTURE_FILES if "resume" in p.name
+                                  or p.suffix == ".pcapng"], ids=lambda p: p.name)
+def test_pages_given_back_as_read_change_nothing(path, monkeypatch):
+    """Streaming: the mapped file's pages are given back every ``DROP_EVERY`` bytes read
+    (here after every packet); the packets read are the same."""
+    from scapy_tls_hs.capture import pcapfile
+    want = list(read_packets(path))
+    monkeypatch.setattr(pcapfile, "DROP_EVERY", 1)
+    reader = read_packets(path)
+    got = list(reader)
+    assert got == want and reader.errors == []
+    assert reader._dropped > len(want)          # it did give pages back

@@ -99,11 +99,16 @@ PARSERS = [getattr(ex, n) for n in dir(ex) if n.startswith("parse_")]
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=60))
 def test_random_bodies_only_raise_decode_error(data):
+    """Only protocol alerts: decode_error, or the RFC's own (record_size_limit below 64 is
+    illegal_parameter, RFC 8449 section 4)."""
     for parser in PARSERS:
         try:
             parser(data)
         except DecodeError:
             pass
+        except AlertError as exc:
+            assert parser is ex.parse_record_size_limit and \
+                exc.description == "illegal_parameter"
 
 
 @given(st.lists(st.binary(min_size=1, max_size=20), min_size=1, max_size=8),
