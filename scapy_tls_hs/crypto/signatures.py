@@ -50,11 +50,22 @@ DEFAULT_SCHEMES = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0603, 0x080
                    0x0807, 0x0808, 0x0203, 0x0201]
 
 
-def key_kind(key):
-    """``"rsa"``, ``"ecdsa"``, ``"ed25519"``, ``"ed448"`` or None, for a public or private key
-    (or a certificate)."""
+def key_kind(key, _by_type={}):
+    """``"rsa"``, ``"ecdsa"``, ``"ed25519"``, ``"ed448"``, ``"dsa"`` or None, for a public or
+    private key (or a certificate). The kind follows from the key's class, found once per
+    class (isinstance against cryptography's ABCs is slow, and a handshake asks often)."""
+    kind = _by_type.get(type(key))
+    if kind is not None:
+        return kind
     if hasattr(key, "public_key") and hasattr(key, "subject"):      # x509.Certificate
-        key = key.public_key()
+        return key_kind(key.public_key())
+    kind = _kind_of(key)
+    if kind is not None:
+        _by_type[type(key)] = kind
+    return kind
+
+
+def _kind_of(key):
     if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
         return "rsa"
     if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
