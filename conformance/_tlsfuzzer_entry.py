@@ -11,10 +11,17 @@ results can be compared probe by probe.
 import importlib
 import random
 import sys
+import types
 
 module, seed, *args = sys.argv[1:]
 random.seed(int(seed))
 sys.argv = [module.replace("_", "-") + ".py", *args]
+# structured_random_iter (the fuzzed-plaintext payloads, which also name the probes) draws
+# from SystemRandom: give it a seeded generator so every target gets the same probes.
+fuzzers = importlib.import_module("tlsfuzzer.fuzzers")
+fuzzers.random = types.SimpleNamespace(
+    **{name: getattr(random, name) for name in dir(random) if not name.startswith("_")})
+fuzzers.random.SystemRandom = lambda: random.Random(int(seed) + 1)
 app = importlib.import_module(f"tlsfuzzer._apps.{module}")
 if hasattr(app, "sample"):
     # The probe sample gets its own generator: other random draws made while the

@@ -16,8 +16,9 @@ import re
 _COUNTER = re.compile(r"^(TOTAL|SKIP|PASS|XFAIL|FAIL|XPASS): (\d+)$")
 _NODE = re.compile(r"^Error encountered while processing node (.*) \(child: .*\) with last "
                    r"message being: (.*)$")
-# "name ..." for most scripts; '"name" repeat N...' for the ones that repeat probes.
-_START = re.compile(r'^(?:"(?P<repeated>.*)" repeat \d+|(?P<name>\S.*) )\.\.\.$')
+# "name ..." for most scripts; '"name" repeat N...' for the ones that repeat probes
+# ('"name" repeat N', no dots, in the TLS 1.2 test-connection-abort).
+_START = re.compile(r'^(?:"(?P<repeated>.*)" repeat \d+(?:\.\.\.)?|(?P<name>\S.*) \.\.\.)$')
 # Scripts that check values across connections (serverhello-random, key share random).
 _UNIQUE_OK = re.compile(r"^(.+) values: OK$")
 _UNIQUE_BAD = re.compile(r"^(?:Unexpected number of values|Duplicated entries) in '(.+)'")

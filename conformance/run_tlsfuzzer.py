@@ -68,8 +68,26 @@ def _passed(result: dict) -> int:
     return sum(1 for p in result.get("probes", {}).values() if p["result"] == "pass")
 
 
+# A server that does not start is tried again: while the campaign runs against a
+# working tree that others edit, a half-saved module makes one start fail.
+_STARTS = 3
+_START_PAUSE = 10.0
+
+
 def _attempt(target: str, script: Script, pki, tls: str, seed: int, logs: Path,
              scale: float, extra: tuple[str, ...]) -> dict:
+    """Run one script against a fresh server, retrying a server that did not start."""
+    for start in range(_STARTS):
+        result = _attempt_once(target, script, pki, tls, seed, logs, scale, extra)
+        if result["status"] != "no-server":
+            return result
+        if start + 1 < _STARTS:
+            time.sleep(_START_PAUSE)
+    return result
+
+
+def _attempt_once(target: str, script: Script, pki, tls: str, seed: int, logs: Path,
+                  scale: float, extra: tuple[str, ...]) -> dict:
     """Start a server, run one tlsfuzzer script against it, stop the server, parse."""
     port = free_port()
     cmd, missing = server_command(target, script, pki, port, tls)
@@ -122,7 +140,8 @@ def run_target(target: str, scripts: list[Script], set_name: str, args, out: Pat
     results: dict[str, dict] = {}
 
     def one(script: Script) -> None:
-        res = run_script(target, script, pki, tls, args.seed, logs, args.timeout_scale)
+        res = run_script(target, script, pki, script.tls or tls, args.seed, logs,
+                         args.timeout_scale)
         res["date"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         results[script.key] = res
         summ = res.get("summary", {})

@@ -21,6 +21,8 @@ from pathlib import Path
 from scripts import PSK_HEX, PSK_IDENTITY, Script
 
 REPO = Path(__file__).resolve().parent.parent
+# The protocol servers offer to the ALPN scripts (their probes ask for http/1.1).
+ALPN = "http/1.1"
 
 
 @dataclass
@@ -43,8 +45,8 @@ class Pki:
 
 
 def make_pki(folder: Path, reuse: bool = False) -> Pki:
-    """Self-signed RSA, RSASSA-PSS and ECDSA (P-256) server certs for localhost, and
-    client RSA, ECDSA and Ed25519 certs (end-entity, CA:FALSE) issued by ca.pem, the
+    """Self-signed RSA, RSASSA-PSS, ECDSA (P-256) and DSA server certs for localhost, and
+    client RSA, ECDSA, Ed25519 and DSA certs (end-entity, CA:FALSE) issued by ca.pem, the
     servers' client CA file."""
     folder.mkdir(parents=True, exist_ok=True)
     if reuse and (folder / "psk.txt").exists():
@@ -53,7 +55,11 @@ def make_pki(folder: Path, reuse: bool = False) -> Pki:
         "rsa": ["-newkey", "rsa:2048"],
         "ecdsa": ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
         "rsapss": ["-newkey", "rsa-pss", "-pkeyopt", "rsa_keygen_bits:2048"],
+        "dsa": ["-newkey", f"dsa:{folder / 'dsa.params'}"],
     }
+    # DSA keys (the TLS 1.2 DSA scripts) are made from parameters.
+    _run_openssl("genpkey", "-genparam", "-algorithm", "DSA", "-pkeyopt", "dsa_paramgen_bits:2048",
+                 "-out", "dsa.params", cwd=folder)
     for kind, newkey in specs.items():
         _run_openssl("req", "-x509", *newkey, "-nodes", "-sha256", "-days", "7",
                  "-subj", "/CN=localhost",
@@ -69,7 +75,8 @@ def make_pki(folder: Path, reuse: bool = False) -> Pki:
         "authorityKeyIdentifier=keyid\n")
     clients = {"client": ["-newkey", "rsa:2048"],
                "client-ecdsa": ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
-               "client-ed25519": ["-newkey", "ed25519"]}
+               "client-ed25519": ["-newkey", "ed25519"],
+               "client-dsa": ["-newkey", f"dsa:{folder / 'dsa.params'}"]}
     for name, newkey in clients.items():
         _run_openssl("req", "-new", *newkey, "-nodes", "-subj", f"/CN={name}",
                      "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=folder)
@@ -133,7 +140,14 @@ def _ours(script: Script, pki: Pki, port: int, tls: str) -> tuple[list[str], lis
             cmd += ["--psk", f"{PSK_IDENTITY}:{PSK_HEX}"]
         else:
             missing.append("external PSK (--psk)")
-    return cmd, missing
+    if script.alpn:
+        cmd += ["--alpn", ALPN]
+    if not script.renegotiation:
+        if "--no-renegotiation" in flags:
+            cmd += ["--no-renegotiation"]
+        else:
+            missing.append("--no-renegotiation")
+    return cmd + list(script.server_args.get("ours", ())), missing
 
 
 def _openssl(script: Script, pki: Pki, port: int, tls: str) -> list[str]:
@@ -156,7 +170,13 @@ def _openssl(script: Script, pki: Pki, port: int, tls: str) -> list[str]:
         cmd += ["-num_tickets", "0"]
     if script.psk:
         cmd += ["-psk", PSK_HEX, "-psk_identity", PSK_IDENTITY]
-    return cmd
+    if script.alpn:
+        cmd += ["-alpn", ALPN]
+    if tls == "1.2" and script.renegotiation:
+        # OpenSSL 3 refuses client-initiated renegotiation unless asked; ours (issue 12)
+        # and GnuTLS accept secure renegotiation by default.
+        cmd += ["-client_renegotiation"]
+    return cmd + list(script.server_args.get("openssl", ()))
 
 
 def _gnutls(script: Script, pki: Pki, port: int, tls: str) -> list[str]:
@@ -174,7 +194,14 @@ def _gnutls(script: Script, pki: Pki, port: int, tls: str) -> list[str]:
     if script.psk:
         cmd += ["--pskpasswd", pki.path("psk.txt")]
         priority += ":+ECDHE-PSK:+DHE-PSK:+PSK"
-    return cmd + ["--priority", priority]
+    if script.alpn:
+        # Without --alpn-fatal gnutls-serv ignores a list with no match (RFC 7301 asks
+        # for no_application_protocol).
+        cmd += ["--alpn", ALPN, "--alpn-fatal"]
+    extra = list(script.server_args.get("gnutls", ()))
+    if "--priority" in extra:       # a script's own priority string replaces the default
+        return cmd + extra
+    return cmd + extra + ["--priority", priority]
 
 
 class Server:
@@ -194,9 +221,14 @@ class Server:
                 return False
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return True
+                    pass
             except OSError:
                 time.sleep(0.1)
+                continue
+            # The port was free when chosen, but a parallel run may have taken it first:
+            # then another server answered and ours exits with "address in use".
+            time.sleep(0.5)
+            return self.proc.poll() is None
         return False
 
     def alive(self) -> bool:

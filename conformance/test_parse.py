@@ -82,6 +82,21 @@ def test_repeated_probes_and_uniqueness():
     assert all(p["result"] == "pass" for p in probes.values())
 
 
+def test_repeated_probes_without_dots():
+    # the TLS 1.2 test-connection-abort prints '"name" repeat N' alone on its line
+    text = '"sanity" repeat 0\nOK\n\n"After ClientHello" repeat 0\n' \
+           'Error while processing\nTraceback (most recent call last):\n' \
+           'AssertionError: Timeout when waiting for peer message\n\nTOTAL: 2\n'
+    probes = parse_output(text)["probes"]
+    assert probes["sanity"]["result"] == "pass"
+    assert probes["After ClientHello"]["result"] == "fail"
+
+
+def test_tls12_alert_names():
+    assert concise("expected ExpectAlert(level=1, description=100); got x") == \
+        "expected alert no_renegotiation; got x"
+
+
 def test_truncated_output_marks_unfinished():
     parsed = parse_output("sanity ...\nOK\n\nslow probe ...\n")
     assert not parsed["complete"]
