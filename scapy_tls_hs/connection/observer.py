@@ -445,9 +445,14 @@ class ObserverConnection(ObserverKeys):
                 self._error("%s %s: cannot parse: %s" % (d.arrow, name, exc))
         self._entry(d, name, detail)
         events.append(HandshakeMessage(d.name, msg_type, body, raw, decrypted))
-        if d.finished_ok and self.client_side.finished_ok and self.server_side.finished_ok \
-                and not self.completed:
-            self._complete(events)
+        if d.finished_ok and self.client_side.finished_ok and self.server_side.finished_ok:
+            if not self.completed:
+                self._complete(events)
+            elif self._renegotiation_open:
+                # A later connection may resume the renegotiated session (tshark follows
+                # it too: Wireshark's rsasnakeoil2.pcap).
+                self._renegotiation_open = False
+                self._remember_session()
 
     def _client_hello(self, d, body, raw):
         ch = ClientHello.parse(body)
@@ -561,6 +566,7 @@ class ObserverConnection(ObserverKeys):
         if self._first_summary is None:
             self._first_summary = HandshakeSummary.from_connection(self)
         self.renegotiations += 1
+        self._renegotiation_open = True
         self.server_random = None
         self.master_secret = self.schedule = self._rsa = None
         self._keys_tried = False

@@ -207,6 +207,17 @@ class ObserverKeys:
         first = self.client_side if client_first else self.server_side
         return d is not first and not first.finished
 
+    _renegotiation_open = False
+
+    def _remember_session(self):
+        """Put this handshake's session in the table later connections resume from; True
+        when there was one (TLS 1.0-1.2 with its master secret)."""
+        if self.tls13 or self.master_secret is None:
+            return False
+        entry = (self.version, self.suite_id, self.master_secret, self.extended_master_secret)
+        self.sessions.add(entry, bytes.fromhex(self.session_id or ""), self.ticket)
+        return True
+
     def _complete(self, events):
         """Both Finished verified: the connection is decrypted (TLS 1.3: if the key log has
         the application traffic secrets too, else ``app_data`` would claim to be the
@@ -215,10 +226,7 @@ class ObserverKeys:
         self.decrypted = not self.tls13 or bool(self.client_side.app_secret
                                                 and self.server_side.app_secret)
         session = None
-        if not self.tls13 and self.master_secret is not None:
-            entry = (self.version, self.suite_id, self.master_secret,
-                     self.extended_master_secret)
-            self.sessions.add(entry, bytes.fromhex(self.session_id or ""), self.ticket)
+        if self._remember_session():
             from .session import Session
             session = Session(version=self.version, suite=self.suite,
                               session_id=bytes.fromhex(self.session_id or ""),

@@ -13,6 +13,7 @@ import hmac as _hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from ..errors import AlertError
+from .record import TripleDES      # cryptography's decrepit home of 3DES, where it has one
 
 __all__ = ["master_secret", "key_block", "finished", "SSL3Protection"]
 
@@ -83,7 +84,7 @@ class SSL3Protection:
                 "AES_128_CBC", "AES_256_CBC", "3DES_EDE_CBC"):
             raise ValueError("%s cannot run in SSL 3.0" % suite.name)
         algorithm = (algorithms.AES(key) if suite.cipher.startswith("AES")
-                     else algorithms.TripleDES(key))
+                     else TripleDES(key))
         self._cipher = Cipher(algorithm, modes.CBC(iv)).decryptor()
         self._block = suite.block_size
         self._mac_key = bytes(mac_key)

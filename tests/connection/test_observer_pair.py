@@ -258,3 +258,33 @@ def test_tls13_early_data_rejected(pki):
     obs = watch(chunks2, keylog=keylog_of(client2))
     assert obs.early_data == "rejected" and not obs.resumed
     assert obs.errors == [] and obs.decrypted
+
+
+def test_a_later_connection_resumes_the_renegotiated_session(pki, rsa_key):
+    """Connection 1 renegotiates; connection 2 resumes the session of that second handshake.
+    With the server key alone the observer decrypts both (as tshark does on Wireshark's
+    rsasnakeoil2.pcap): the renegotiated session goes into the shared table too."""
+    rsa = [s for s in CipherSuite.all() if s.key_exchange == "RSA" and s.usable_in(0x0303)]
+    server_cfg = ServerConfig(pki.rsa_chain, pki.rsa_key, tickets=False, versions=["1.2"])
+    client = ClientConnection(ClientConfig(versions=["1.2"], ciphers=rsa[:1], tickets=False))
+    server = ServerConnection(server_cfg)
+    chunks = []
+    taps = {"tamper_c2s": lambda d: chunks.append(("client", d)) or d,
+            "tamper_s2c": lambda d: chunks.append(("server", d)) or d}
+    link = Link(client, server)
+    client.start()
+    link.pump(**taps)
+    first_id = client.session.session_id
+    client.renegotiate()
+    link.pump(**taps)
+    assert client.renegotiations == 1 and client.session.session_id != first_id
+    client.close()
+    link.pump(**taps)
+    sessions = SessionTable()
+    first = watch(chunks, server_key=rsa_key, sessions=sessions)
+    assert first.decrypted and first.renegotiations == 1 and first.errors == []
+    again, _, chunks2 = converse(ClientConfig(versions=["1.2"], ciphers=rsa[:1], tickets=False,
+                                              session=client.session), server_cfg)
+    assert again.resumed
+    second = watch(chunks2, server_key=rsa_key, sessions=sessions)
+    assert second.resumed and second.decrypted and second.errors == []
