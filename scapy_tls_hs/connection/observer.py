@@ -27,8 +27,9 @@ Rules of this module:
   lost: the keys are switched and the sequence number guessed.
 - Also read: an SSL 2.0-format ClientHello first (RFC 5246 appendix E.2), SSL 3.0 (RFC
   6101, ``crypto/ssl3.py``), the PSK suite families (``observer_suites.py``), TLS 1.3
-  drafts (the draft 18-21 ServerHello layout; drafts 25-28 decrypted as TLS 1.3, older ones
-  reported as not supported for decryption).
+  drafts (the draft 18-21 ServerHello layout; drafts 20-28 decrypted as TLS 1.3, before
+  draft 25 with records that authenticate no header; drafts 18-19, whose key labels
+  differed, reported as not supported for decryption).
 - Keys, in this order: the NSS key log by client random (TLS 1.2 master secret, TLS 1.3
   traffic secrets); the server's RSA key (RSA key exchange: RFC 5246 section 7.4.7.1
   pre-master secret, RFC 7627 extended master secret); for a resumed TLS 1.2 session, an
@@ -513,12 +514,13 @@ class ObserverConnection(ObserverKeys):
             if self.offered_early_data and not self.resumed:
                 self.early_data = "rejected"
             ext = find_ext(exts, X.EXT_KEY_SHARE)
-            if draft is not None and draft < 25:
-                # Before draft 25 the records' additional data was empty (and before draft
-                # 20 the key labels differed): listed, not decrypted.
+            if draft is not None and draft < 20:
+                # Before draft 20 the key labels differed: listed, not decrypted.
                 self._error("TLS 1.3 draft %d: not supported for decryption" % draft)
                 self.client_side.encrypted = self.server_side.encrypted = True
             else:
+                # Before draft 25 the records' additional data was empty.
+                self._draft_aad = draft is not None and draft < 25
                 self._start13()
             if ext is not None:
                 self.group = _name(NAMED_GROUPS, X.parse_key_share_server(ext.data)[0])

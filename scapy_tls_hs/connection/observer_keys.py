@@ -208,6 +208,7 @@ class ObserverKeys:
         return d is not first and not first.finished
 
     _renegotiation_open = False
+    _draft_aad = False          # TLS 1.3 drafts 20-24: records authenticate no header
 
     def _remember_session(self):
         """Put this handshake's session in the table later connections resume from; True
@@ -441,6 +442,6 @@ class ObserverKeys:
         """A new TLS 1.3 epoch of ``d``'s records (RFC 8446 section 7.3): under ``secret``,
         or not decryptable (None: not in the key log)."""
         if secret is not None:
-            d.layer.set_read13(self.suite, secret)
+            d.layer.set_read13(self.suite, secret, empty_aad=self._draft_aad)
         d.keys = secret is not None
         d.opened = 0

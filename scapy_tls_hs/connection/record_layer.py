@@ -75,8 +75,10 @@ class RecordLayer:
         self.write_encrypted = not isinstance(protection, NullProtection)
         self._send_limit = self._next_send_limit
 
-    def set_read13(self, suite, secret):
+    def set_read13(self, suite, secret, empty_aad=False):
+        """``empty_aad``: a TLS 1.3 draft before 25 (the dissector reads old captures)."""
         self._read = TLS13Protection(suite, secret)
+        self._read.empty_aad = empty_aad
         self.read13 = self.read_encrypted = True
         self._recv_limit = self._next_recv_limit
 

@@ -116,6 +116,9 @@ class TLS13Protection:
         aad = struct.pack("!BHH", _APPLICATION_DATA, 0x0303, len(inner) + self._tag)
         return self._aead.encrypt(self._nonce(), inner, aad)
 
+    # TLS 1.3 drafts before 25 (seen in old captures) authenticated no additional data.
+    empty_aad = False
+
     def open(self, fragment, version=0x0303):
         """``(inner content type, plaintext)``; ``AlertError("bad_record_mac")`` for a bad
         tag, ``record_overflow`` for a too long record, ``unexpected_message`` when the
@@ -127,7 +130,8 @@ class TLS13Protection:
             raise AlertError("record_overflow", "record of %d bytes" % len(fragment))
         if len(fragment) < self._tag:
             raise AlertError("bad_record_mac")
-        aad = struct.pack("!BHH", _APPLICATION_DATA, version, len(fragment))
+        aad = b"" if self.empty_aad else \
+            struct.pack("!BHH", _APPLICATION_DATA, version, len(fragment))
         try:
             inner = self._aead.decrypt(nonce, fragment, aad)
         except InvalidTag:

@@ -223,3 +223,24 @@ def test_tls13_capture(path):
     assert checked >= 1
     if "keyupdate" in path.stem:
         assert updates >= 1
+
+
+def test_draft_records_without_additional_data():
+    """TLS 1.3 drafts before 25 authenticated no record header (old captures): a record
+    sealed that way opens with ``empty_aad`` and not without it, and the reverse."""
+    suite, secret = CipherSuite.by_id(0x1301), os.urandom(32)
+    writer = TLS13Protection(suite, secret)
+    key, iv = writer._aead, writer._nonce()           # the AEAD and the first record's nonce
+    inner = b"draft data" + b"\x17"
+    draft_record = key.encrypt(iv, inner, b"")
+    plain = TLS13Protection(suite, secret)
+    with pytest.raises(AlertError):
+        plain.open(draft_record)
+    draft = TLS13Protection(suite, secret)
+    draft.empty_aad = True
+    assert draft.open(draft_record) == (23, b"draft data")
+    final = TLS13Protection(suite, secret).seal(23, b"final")
+    draft = TLS13Protection(suite, secret)
+    draft.empty_aad = True
+    with pytest.raises(AlertError):
+        draft.open(final)
