@@ -25,46 +25,12 @@ import json
 import multiprocessing
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "out")
-
-_PCAP_HEADER = struct.Struct("<IHHiIII")
-_RECORD = struct.Struct("<IIII")
-
-
-def _ip_offset(linktype):
-    return {1: 14, 0: 4, 108: 4, 101: 0, 113: 16}.get(linktype)
-
-
-def replicate(src, dst, copies):
-    """``src`` (pcap or pcapng, IPv4) ``copies`` times into the pcap ``dst``."""
-    from scapy_tls_hs.capture.pcapfile import read_packets
-    packets = list(read_packets(src))
-    linktype = packets[0][1]
-    off = _ip_offset(linktype)
-    first, last = packets[0][0], packets[-1][0]
-    span = last - first + 1.0
-    addrs = sorted({bytes(p[2][off + 12:off + 16]) for p in packets} |
-                   {bytes(p[2][off + 16:off + 20]) for p in packets})
-    with open(dst, "wb") as f:
-        f.write(_PCAP_HEADER.pack(0xA1B2C3D4, 2, 4, 0, 0, 262144, linktype))
-        for k in range(copies):
-            new = {a: bytes((10, k >> 8 & 255, k & 255, 1 + n)) for n, a in enumerate(addrs)}
-            for ts, _lt, data in packets:
-                data = bytearray(data)
-                data[off + 12:off + 16] = new[bytes(data[off + 12:off + 16])]
-                data[off + 16:off + 20] = new[bytes(data[off + 16:off + 20])]
-                t = ts - first + k * span + 1_000_000
-                sec = int(t)
-                f.write(_RECORD.pack(sec, int((t - sec) * 1e6), len(data), len(data)))
-                f.write(data)
-    return len(packets) * copies
-
 
 def run_cli(capture, keylog, jobs):
     exe = shutil.which("scapy-tls-hs")
@@ -178,7 +144,11 @@ def main():
     if not os.path.exists(args.capture):
         sys.exit("no %s: run benchmarks/make_capture.py first" % args.capture)
     big = os.path.join(OUT, "bench_parallel.pcap")
-    npackets = replicate(args.capture, big, args.copies)
+    # The same copies bench_scale.py makes (other client addresses, shifted times).
+    from bench_scale import read_base, write_capture
+    base = read_base(args.capture)
+    write_capture(big, base, args.copies)
+    npackets = len(base[2]) * args.copies
     from scapy_tls_hs.capture.dissect import dissect_capture
     result = dissect_capture(big, keylog=args.keylog)
     records, conns = result.records, len(result)

@@ -11,7 +11,9 @@ Rules of this module:
   it does not judge it.
 """
 import hashlib
-import struct
+
+from ..codec import extensions as X
+from ..errors import AlertError
 
 __all__ = ["ja3", "ja3s", "ja4", "is_grease", "client_fingerprints"]
 
@@ -32,31 +34,15 @@ def _clean(values):
     return [v for v in values if v not in _GREASE]
 
 
-def _u16_list(data, length_bytes):
-    """The 16-bit values of a vector with a 1- or 2-byte length; [] when malformed."""
-    data = bytes(data or b"")
-    if len(data) < length_bytes:
+def _read(parser, data):
+    """What the codec's ``parser`` reads of an extension body; [] when absent or malformed
+    (a fingerprint describes what was sent, it does not judge it)."""
+    if data is None:
         return []
-    n = data[0] if length_bytes == 1 else data[0] << 8 | data[1]
-    body = data[length_bytes:length_bytes + n]
-    if len(body) != n or n & 1:
+    try:
+        return parser(data)
+    except AlertError:          # DecodeError included
         return []
-    return list(struct.unpack("!%dH" % (n // 2), body))
-
-
-def _u8_list(data):
-    data = bytes(data or b"")
-    if not data or len(data) != 1 + data[0]:
-        return []
-    return list(data[1:])
-
-
-def _first_alpn(data):
-    data = bytes(data or b"")
-    if len(data) < 3:
-        return b""
-    n = data[2]
-    return data[3:3 + n] if len(data) >= 3 + n else b""
 
 
 def _extensions(hello):
@@ -82,8 +68,8 @@ def ja3(client_hello):
     fields = [str(client_hello.version),
               "-".join(map(str, _clean(client_hello.cipher_suites))),
               "-".join(str(t) for t in _clean([t for t, _ in exts])),
-              "-".join(map(str, _clean(_u16_list(_ext(exts, _GROUPS), 2)))),
-              "-".join(map(str, _u8_list(_ext(exts, _POINT_FORMATS))))]
+              "-".join(map(str, _clean(_read(X.parse_supported_groups, _ext(exts, _GROUPS))))),
+              "-".join(map(str, _read(X.parse_ec_point_formats, _ext(exts, _POINT_FORMATS))))]
     text = ",".join(fields)
     return text, _md5(text)
 
@@ -126,14 +112,16 @@ def ja4(client_hello, transport="t"):
     exts = _extensions(client_hello)
     types = _clean([t for t, _ in exts])
     suites = _clean(client_hello.cipher_suites)
-    versions = _clean(_u16_list(_ext(exts, _VERSIONS), 1))
+    versions = _clean(_read(X.parse_supported_versions_client, _ext(exts, _VERSIONS)))
     version = max(versions) if versions else client_hello.version
     head = "%s%s%s%02d%02d%s" % (
         transport, _JA4_VERSIONS.get(version, "00"), "d" if _SNI in types else "i",
-        min(len(suites), 99), min(len(types), 99), _alpn_chars(_first_alpn(_ext(exts, _ALPN))))
+        min(len(suites), 99), min(len(types), 99), _alpn_chars(
+            (_read(X.parse_alpn, _ext(exts, _ALPN)) or [b""])[0]))
     suite_list = ",".join(map(_HEX4, sorted(suites)))
     ext_list = ",".join(map(_HEX4, sorted(t for t in types if t not in (_SNI, _ALPN))))
-    sigs = ",".join(map(_HEX4, _clean(_u16_list(_ext(exts, _SIG_ALGS), 2))))
+    sigs = ",".join(map(_HEX4, _clean(_read(X.parse_signature_algorithms,
+                                              _ext(exts, _SIG_ALGS)))))
     ext_part = ext_list + ("_" + sigs if sigs else "")
     fingerprint = "%s_%s_%s" % (head, _sha12(suite_list),
                                 _sha12(ext_part) if ext_list else _EMPTY_HASH)

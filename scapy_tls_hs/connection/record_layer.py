@@ -19,21 +19,12 @@ Rules of this module:
   send after the peer's ChangeCipherSpec keeps to it too. In TLS 1.3 the limit counts the
   inner content type and padding, so content gets one byte less.
 """
-from ..codec.records import CONTENT_TYPES, MAX_RECORD_LENGTH, RecordReader, encode_record
+from ..codec.records import RecordReader, encode_record
 from ..crypto.record import NullProtection
 from ..crypto.tls13 import TLS13Protection
-from ..errors import AlertError, DecodeError
+from ..errors import AlertError
 
 MAX_PLAINTEXT = 16384
-
-
-class RecordOverflow(DecodeError):
-    """A record header whose length no record may have: a bad header like any other (the
-    records before it still count), answered with record_overflow (RFC 5246 section 6.2.3,
-    RFC 8446 section 5.2) rather than decode_error."""
-
-    def __init__(self, message=None):
-        AlertError.__init__(self, "record_overflow", message)
 
 
 _CCS, _ALERT, _HANDSHAKE, _APPDATA = 20, 21, 22, 23
@@ -116,17 +107,8 @@ class RecordLayer:
     def feed(self, data):
         """Complete records in ``data`` (partial ones are kept). ``DecodeError`` on a bad
         header carries the records before it in ``.records``; a header announcing more than
-        2^14 + 2048 bytes is a ``RecordOverflow`` (RFC 5246 section 6.2.3)."""
-        try:
-            return self.reader.feed(data)
-        except DecodeError as exc:
-            head = bytes(self.reader._buf[:5])     # the reader keeps the bad header buffered
-            if len(head) == 5 and head[0] in CONTENT_TYPES and \
-                    int.from_bytes(head[3:5], "big") > MAX_RECORD_LENGTH:
-                err = RecordOverflow(exc.message)
-                err.records = getattr(exc, "records", [])
-                raise err from None
-            raise
+        2^14 + 2048 bytes is the codec's ``RecordOverflow`` (RFC 5246 section 6.2.3)."""
+        return self.reader.feed(data)
 
     @property
     def pending(self):

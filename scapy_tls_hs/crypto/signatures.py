@@ -211,15 +211,10 @@ def verify(public_key, data, signature, version, scheme=None):
 # rsa_pss_rsae_*, rsa_pss_pss_* (same PSS parameters with an RSASSA-PSS key), ecdsa with the
 # curve bound to the hash, ed25519, ed448. PKCS#1 v1.5 and SHA-1 are not allowed in
 # CertificateVerify.
-SCHEMES13 = {
-    0x0804: ("rsa", "pss", hashes.SHA256), 0x0805: ("rsa", "pss", hashes.SHA384),
-    0x0806: ("rsa", "pss", hashes.SHA512),
-    0x0809: ("rsa", "pss", hashes.SHA256), 0x080A: ("rsa", "pss", hashes.SHA384),
-    0x080B: ("rsa", "pss", hashes.SHA512),
-    0x0403: ("ecdsa", "ecdsa", hashes.SHA256), 0x0503: ("ecdsa", "ecdsa", hashes.SHA384),
-    0x0603: ("ecdsa", "ecdsa", hashes.SHA512),
-    0x0807: ("ed25519", "eddsa", None), 0x0808: ("ed448", "eddsa", None),
-}
+SCHEMES13 = {scheme: SCHEMES[scheme] for scheme in
+             (0x0804, 0x0805, 0x0806, 0x0403, 0x0503, 0x0603, 0x0807, 0x0808)}
+# rsa_pss_pss_*: the rsa_pss_rsae_* parameters, for RSASSA-PSS keys.
+SCHEMES13.update({0x0809: SCHEMES[0x0804], 0x080A: SCHEMES[0x0805], 0x080B: SCHEMES[0x0806]})
 DEFAULT_SCHEMES13 = [0x0403, 0x0804, 0x0807, 0x0503, 0x0805, 0x0603, 0x0806, 0x0808,
                      0x0809, 0x080A, 0x080B]
 _CURVE_OF = {0x0403: "secp256r1", 0x0503: "secp384r1", 0x0603: "secp521r1"}

@@ -109,7 +109,7 @@ def test_plain_early_data_after_hello_retry_is_skipped():
 def test_header_longer_than_any_record_is_record_overflow():
     """RFC 5246 section 6.2.3: 2^14 + 2048 at most; more is record_overflow, and the records
     before the bad header still count (as for any bad header)."""
-    from scapy_tls_hs.connection.record_layer import RecordOverflow
+    from scapy_tls_hs.codec.records import RecordOverflow
     layer = RecordLayer()
     good = b"\x17\x03\x03\x00\x01x"
     with pytest.raises(RecordOverflow) as info:

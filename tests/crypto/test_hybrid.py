@@ -3,7 +3,6 @@ for each group and through a HelloRetryRequest, malformed shares, and the indepe
 implementations here: tlslite-ng with kyber-py (both roles) and headless Chromium."""
 import importlib.util
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -108,16 +107,11 @@ def test_tlslite_client_to_our_server(pki):
 @needs_kyber
 def test_our_client_to_tlslite_server(pki):
     from scapy_tls_hs.automata.client import TLSClientAutomaton
-    from tests.peers.process import Peer
-    tls_py = shutil.which("tls.py")
-    if tls_py is None:
-        pytest.skip("tlslite-ng's tls.py is needed")
-    port = free_port()
-    argv = [sys.executable, tls_py, "server", "-c", pki.ecdsa_cert, "-k", pki.ecdsa_key,
-            "--echo", "127.0.0.1:%d" % port]
-    with Peer(argv, port=port, env=dict(os.environ)):
-        result = TLSClientAutomaton("127.0.0.1", port, groups=["X25519MLKEM768", "x25519"],
-                                    data=b"ping", timeout=10).run()
+    from tests.peers.servers import tlslite_server
+    with tlslite_server(pki.ecdsa_cert, pki.ecdsa_key) as peer:
+        result = TLSClientAutomaton("127.0.0.1", peer.port,
+                                    groups=["X25519MLKEM768", "x25519"], data=b"ping",
+                                    timeout=10).run()
     assert result.ok, result.errors
     assert result.group == "X25519MLKEM768" and result.received == "ping"
 

@@ -151,6 +151,22 @@ while True:
 
 
 @contextlib.contextmanager
+def tlslite_server(cert, key, *, port=None):
+    """tlslite-ng's echo server (``tls.py server --echo``); with kyber-py installed it
+    prefers the hybrid ML-KEM groups. Skips the test when tls.py is missing."""
+    import shutil
+    import pytest
+    tls_py = shutil.which("tls.py")
+    if tls_py is None:
+        pytest.skip("tlslite-ng's tls.py is needed")
+    port = port or free_port()
+    argv = [sys.executable, tls_py, "server", "-c", cert, "-k", key, "--echo",
+            "127.0.0.1:%d" % port]
+    with Peer(argv, port=port, env=dict(os.environ)) as peer:
+        yield peer
+
+
+@contextlib.contextmanager
 def python_server(identities, *, port=None, max_version="TLSv1_2", ciphers=None,
                   client_auth=None, cafile=None, tickets=True, alpn=None, conf_options=()):
     """A Python ``ssl`` server in a subprocess; ``identities`` is a list of (cert, key).

@@ -4,9 +4,7 @@ application_settings ...) dissected with its key log, and replayed with fresh ke
 against OpenSSL (TLS 1.3 only, and 1.3 + 1.2), our own server, and tlslite-ng, whose ML-KEM
 (kyber-py) makes it pick the hybrid group."""
 import importlib.util
-import os
 import shutil
-import sys
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import x25519
@@ -195,13 +193,8 @@ needs_kyber = pytest.mark.skipif(importlib.util.find_spec("kyber_py") is None,
 @pytest.fixture
 def tlslite_server(pki):
     """tlslite-ng's echo server; with kyber-py it prefers the hybrid groups."""
-    tls_py = shutil.which("tls.py")
-    if tls_py is None:
-        pytest.skip("tlslite-ng's tls.py is needed")
-    port = free_port()
-    argv = [sys.executable, tls_py, "server", "-c", pki.ecdsa_cert, "-k", pki.ecdsa_key,
-            "--echo", "127.0.0.1:%d" % port]
-    with Peer(argv, port=port, env=dict(os.environ)) as peer:
+    from tests.peers.servers import tlslite_server as serve
+    with serve(pki.ecdsa_cert, pki.ecdsa_key) as peer:
         yield peer
 
 
