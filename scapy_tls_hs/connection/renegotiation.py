@@ -13,7 +13,7 @@ Rules of this module:
 - Application data may interleave with the new handshake (RFC 5246 section 6.2.1), except
   between a ChangeCipherSpec and its Finished.
 """
-import dataclasses
+import copy
 
 from ..codec import extensions as X
 from ..crypto.prf import Transcript
@@ -146,9 +146,13 @@ class ClientRenegotiation(_Renegotiation):
         self._restart_transcript()
         self._expect_ticket = False
         self._server_key = self._ske = self._cert_request = None
-        cfg = dataclasses.replace(self.config, versions=(self.version,), session=session,
-                                  client_hello=None, early_data=None, key_shares=None,
-                                  tickets=False)
+        # A shallow copy keeps the loaded certificates and CA roots (dataclasses.replace
+        # would read their files again); only the offer changes: this version, no TLS 1.3.
+        cfg = copy.copy(self.config)
+        cfg.versions, cfg.suites13, cfg.session = (self.version,), [], session
+        cfg.suites = [s for s in cfg.suites if s.usable_in(self.version)]
+        cfg.client_hello = cfg.early_data = cfg.key_shares = None
+        cfg.tickets = False
         hello, self._offered_session = self._build_hello(cfg)
         self._send_handshake(1, hello.encode())
         self._flush()
