@@ -4,7 +4,9 @@
 On the capture made by ``make_capture.py`` (benchmarks/out/bench.pcap + bench.keylog), in
 one run, each tool as a whole process (wall time, imports and start-up included):
 
-(a) ``scapy-tls-hs dissect CAP --keylog KEYLOG --json``;
+(a) ``scapy-tls-hs dissect CAP --keylog KEYLOG --json --jobs 1`` (one process; ``--jobs N``
+    to measure N), its bytecode compiled first as an installed package's is
+    (``compile_package``);
 (b) Scapy 2.8's own TLS layer: ``load_layer("tls")``, ``conf.tls_session_enable = True``,
     ``conf.tls_nss_filename = KEYLOG``, ``sniff(offline=CAP, session=TCPSession)``, the TLS
     port bound with ``bind_layers`` (Scapy binds only 443), counting records;
@@ -37,6 +39,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 OUT = os.path.join(HERE, "out")
 TIMEOUT = 1800
+
+
+def compile_package(tree=None):
+    """Write the package's bytecode first, as an installed package has it: where
+    PYTHONDONTWRITEBYTECODE is set (or the tree is read-only) every run would otherwise
+    compile each module again, some 40 ms of start-up."""
+    env = dict(os.environ, PYTHONPATH=tree) if tree else None
+    where = subprocess.run([sys.executable, "-c", "import os, scapy_tls_hs; "
+                            "print(os.path.dirname(scapy_tls_hs.__file__))"], env=env,
+                           cwd=tree, capture_output=True, text=True).stdout.strip()
+    if where:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", where], env=env,
+                       capture_output=True)
 
 
 def count_records(capture, tree=None):
@@ -103,7 +118,7 @@ def run(argv, timeout=TIMEOUT, env=None, cwd=None, cpu=None):
     return wall, proc, None
 
 
-def bench_ours(capture, keylog, tree=None, repeat=1):
+def bench_ours(capture, keylog, tree=None, repeat=1, jobs=1):
     """With ``tree``: ``python -m scapy_tls_hs`` run from that directory (so it imports
     from there; a check of the import comes first), else the installed command."""
     env = cwd = None
@@ -117,8 +132,9 @@ def bench_ours(capture, keylog, tree=None, repeat=1):
         if not where.startswith(os.path.join(tree, "")):
             sys.exit("scapy_tls_hs imports from %r, not from --tree %s" % (where, tree))
         print("scapy_tls_hs from %s" % os.path.dirname(where))
-    argv = [exe, "dissect", capture, "--keylog", keylog, "--json"] if exe else \
-        [sys.executable, "-m", "scapy_tls_hs", "dissect", capture, "--keylog", keylog, "--json"]
+    argv = ([exe] if exe else [sys.executable, "-m", "scapy_tls_hs"]) + [
+        "dissect", capture, "--keylog", keylog, "--json", "--jobs", str(jobs)]
+    compile_package(tree)
     runs = []
     for _ in range(repeat):
         cpu = {}
@@ -239,6 +255,7 @@ def main():
     ap.add_argument("--tree", help="checkout whose scapy_tls_hs dissect is measured "
                                    "(default: the installed command)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of ours (best one counts)")
+    ap.add_argument("--jobs", type=int, default=1, help="--jobs of ours (default 1)")
     args = ap.parse_args()
     if args.tree:
         args.tree = os.path.abspath(args.tree)
@@ -257,7 +274,8 @@ def main():
           % (stage["stage"], stage["packets"], stage["seconds"], stage["packets_per_second"]))
     results = []
     if "ours" not in args.skip:
-        results.append(bench_ours(args.capture, args.keylog, args.tree, args.repeat))
+        results.append(bench_ours(args.capture, args.keylog, args.tree, args.repeat,
+                                  args.jobs))
     if "scapy" not in args.skip:
         results.append(bench_scapy(args.capture, args.keylog, port))
     if "tshark" not in args.skip:

@@ -100,13 +100,10 @@ def by_pipe(path, keylog, jobs, batch=512):
 
 
 def by_reading(path, keylog, jobs):
-    import concurrent.futures
-    from scapy_tls_hs.capture.many import dissect_many, SPLIT_SIZE  # noqa: F401
+    """What the command does: its own pool, the shares streaming their reports back."""
     from scapy_tls_hs.capture import many
     many.SPLIT_SIZE = 0
-    with concurrent.futures.ProcessPoolExecutor(jobs) as pool:
-        (result,) = dissect_many([path], keylog=keylog, jobs=jobs, executor=pool,
-                                 keep="json")
+    (result,) = many.dissect_many([path], keylog=keylog, jobs=jobs, keep="json")
     return len(result)
 
 
@@ -161,6 +158,9 @@ def main():
            "runs": []}
     print("capture %s: %.1f MB, %d packets, %d connections (%d decrypted), %d records"
           % (big, os.path.getsize(big) / 1e6, npackets, conns, decrypted, records))
+    sys.path.insert(0, HERE)
+    from bench_dissect import compile_package
+    compile_package()
     reference = None
     best, differs = {}, {}
     # Rounds of every --jobs value in turn, best wall time each: the machine is shared, so

@@ -7,8 +7,12 @@ copy with its client moved to another IPv4 address (10.x.y.1) and its timestamps
 past the previous copy's, as one pcap written packet by packet (the generator's memory does
 not grow either). Then runs ``scapy-tls-hs dissect CAPTURE --json`` as a child process on
 each (``--jobs 1`` unless told: one process) and reports its wall time, TLS records per
-second (the base capture's record count times the copies), connections reported (JSON lines) and peak RSS (``ru_maxrss`` of the
-child, from ``os.wait4``).
+second (the base capture's record count times the copies), connections reported (JSON
+lines) and peak RSS (``ru_maxrss`` of the child, from ``os.wait4``: the largest of the
+child and the processes it waited for, so with ``--jobs N`` the largest of the parent and
+its workers). With ``--jobs`` other than 1 each process is also sampled (``/proc/PID/status``
+every 0.1 s: ``VmHWM``, its own peak): the parent's peak, the largest worker's, and the
+largest sum of all their RSS at one time (Linux only).
 
 Sizes are in units of ``--unit`` connections (default 6,000): ``--sizes 1,3,30`` gives
 6,000, 18,000 (the issue's "95 MB / 18,000 connections") and 180,000 (ten times that)
@@ -105,16 +109,82 @@ def dissect(capture, tree=None, keylog=None, stream=False, jobs=None):
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                             cwd=tree or ROOT)
     lines = 0
+    sampler = _Sampler(proc.pid) if jobs != 1 else None
     for _line in proc.stdout:
         lines += 1
     err = proc.stderr.read().decode(errors="replace")
+    if sampler is not None:
+        sampler.stop()
     _pid, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
     problem = None
     if proc.returncode:
         problem = "exit %d: %s" % (proc.returncode, (err.strip().splitlines() or [""])[-1])
-    return wall, lines, usage.ru_maxrss / 1024.0, problem
+    return wall, lines, usage.ru_maxrss / 1024.0, problem, (
+        sampler.summary() if sampler is not None else None)
+
+
+def _status(pid):
+    """(parent pid, VmRSS kB, VmHWM kB) of a process, or None when it is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+        return (int(fields["PPid"]), int(fields.get("VmRSS", "0 kB").split()[0]),
+                int(fields.get("VmHWM", "0 kB").split()[0]))
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+class _Sampler:
+    """Peak RSS of a process and of each of its descendants, sampled from /proc (Linux)."""
+
+    def __init__(self, pid, every=0.1):
+        import threading
+        self.pid, self.every = pid, every
+        self.peaks = {}         # pid -> VmHWM kB (last seen)
+        self.most_total = 0     # kB: the largest sum of VmRSS at one sample
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            family = {self.pid}
+            seen = {}
+            try:
+                pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+            except OSError:
+                pids = []
+            for pid in pids:
+                st = _status(pid)
+                if st is not None:
+                    seen[pid] = st
+            grew = True
+            while grew:         # descendants of descendants (the pool's manager, workers)
+                grew = False
+                for pid, st in seen.items():
+                    if pid not in family and st[0] in family:
+                        family.add(pid)
+                        grew = True
+            total = 0
+            for pid in family:
+                if pid in seen:
+                    total += seen[pid][1]
+                    self.peaks[pid] = max(self.peaks.get(pid, 0), seen[pid][2])
+            self.most_total = max(self.most_total, total)
+            self._stop.wait(self.every)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self):
+        """MB: the parent's peak, the largest other's, the largest sum at one time."""
+        others = [v for pid, v in self.peaks.items() if pid != self.pid]
+        return dict(parent_mb=self.peaks.get(self.pid, 0) / 1024.0,
+                    worker_mb=max(others, default=0) / 1024.0,
+                    processes=len(self.peaks), total_mb=self.most_total / 1024.0)
 
 
 def main():
@@ -134,7 +204,8 @@ def main():
         args.keylog = os.path.abspath(args.keylog)
 
     sys.path.insert(0, HERE)
-    from bench_dissect import count_records
+    from bench_dissect import compile_package, count_records
+    compile_package(args.tree)
     base = read_base(args.base)
     conns, records, _app = count_records(args.base, args.tree)
     print("base %s: %d TLS connections, %d records, %.1f s; load average %s"
@@ -148,15 +219,15 @@ def main():
         nbytes = write_capture(path, base, copies)
         made = time.perf_counter() - t
         try:
-            wall, lines, rss, problem = dissect(path, args.tree, args.keylog, args.stream,
-                                                args.jobs or None)
+            wall, lines, rss, problem, sampled = dissect(path, args.tree, args.keylog,
+                                                         args.stream, args.jobs or None)
         finally:
             if not args.keep:
                 os.unlink(path)
         r = dict(size=size, copies=copies, connections=conns * copies, reported=lines,
                  capture_mb=nbytes / 1e6, records=records * copies, seconds=wall,
                  records_per_second=records * copies / wall, peak_rss_mb=rss,
-                 error=problem, made_seconds=made,
+                 error=problem, made_seconds=made, sampled=sampled,
                  loadavg=[round(x, 2) for x in os.getloadavg()])
         results.append(r)
         print("%5gx %7d connections %8.1f MB: %7.1f s %8.0f records/s, %d reported, "
@@ -164,6 +235,11 @@ def main():
               % (size, r["connections"], r["capture_mb"], wall, r["records_per_second"],
                  lines, rss, "  ERROR " + problem if problem else "",
                  " ".join("%.2f" % x for x in r["loadavg"])))
+        if sampled:
+            print("       sampled: parent peak %.1f MB, largest other process %.1f MB "
+                  "(%d processes), largest sum at one time %.1f MB"
+                  % (sampled["parent_mb"], sampled["worker_mb"], sampled["processes"],
+                     sampled["total_mb"]))
         sys.stdout.flush()
     out = os.path.join(OUT, "bench_scale_result.json")
     with open(out, "w") as f:

@@ -50,6 +50,7 @@ from scapy.plist import PacketList
 from ..codec.records import MAX_RECORD_LENGTH
 from ..errors import AlertError, TLSError
 from .client_result import ClientResult
+from .inline import run_states
 from .phases import CLIENT_STATES as _CORE_TO_OURS, ORDER as _ORDER, core_state_map
 from .stream import (ConnectionIO, Deadline, EventBound, KeylogWriter, TCPStream, group_list,
                      own_timers)
@@ -276,12 +277,10 @@ class TLSClientAutomaton(ConnectionIO, Automaton):
             self.state = self.initial_states[0](self)
             self.send_sock = self.listen_sock = self.sock
             try:
-                for _ in self._do_iter():
-                    pass        # only breakpoints or commands yield: there are none
+                return run_states(self)
             finally:
                 self.threadid = None
                 self.sock.close()
-            return self.final_state_output
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from scapy.automaton import ATMT, Automaton
 from ..errors import AlertError, TLSError
 from ..connection.summary import HandshakeSummary
 from ..registry import VERSIONS
+from .inline import bare_init, run_states
 from .stream import (LINGER_SECONDS, ConnectionIO, Deadline, EventBound, KeylogWriter,
                      TCPStream, group_list, own_timers)
 
@@ -197,11 +198,19 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
         self._inline = inline
         stream = sock if isinstance(sock, TCPStream) else TCPStream(
             sock, timeout=options.get("timeout") or 10.0)
-        super().__init__(sock=stream, **options)
+        if inline:
+            bare_init(self, stream, options)
+        else:
+            super().__init__(sock=stream, **options)
         if options.get("config") is None:
             # Bad options fail here (ValueError naming them), not in run().
             self.parse_args(*self.init_args, **self.init_kargs)
             self.init_kargs["config"] = self.config
+
+    def destroy(self, force=False):
+        if self._inline:        # nothing of Scapy's control machinery was built
+            return
+        super().destroy(force)
 
     def _do_start(self, *args, **kargs):
         # (Overridden rather than ``start``: Scapy's build_graph() follows the names a state
@@ -213,10 +222,11 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
     def run_inline(self):
         """Run to a final state in the calling thread and return the report.
 
-        The states and conditions run on Scapy's own engine (``_do_iter``), but without
-        the control thread and command pipes that ``run()`` puts in between: the listener
-        already gives each connection its own thread, and starting and handing over to a
-        second one per connection cost more CPU than the handshake's protocol work.
+        The states and conditions are walked by ``inline.run_states`` (the graph Scapy
+        built, without the control thread and command pipes that ``run()`` puts in
+        between): the listener already gives each connection its own thread, and starting
+        and handing over to a second one per connection cost more CPU than the
+        handshake's protocol work.
         Needs ``inline=True`` at construction (no control thread is started then)."""
         if not self._inline:
             raise ValueError("run_inline() needs TLSServerAutomaton(..., inline=True)")
@@ -224,9 +234,7 @@ class TLSServerAutomaton(ConnectionIO, Automaton):
             self.parse_args(*self.init_args, **self.init_kargs)
             self.state = self.initial_states[0](self)
             self.send_sock = self.listen_sock = self.sock
-            for _ in self._do_iter():       # one step per state entered
-                pass
-        return self.final_state_output
+            return run_states(self)
 
     def parse_args(self, cert=None, key=None, host="127.0.0.1", port=4433, version=None,
                    versions=None, ciphers=None, client_auth="none", cafile=None, keylog=None,

@@ -254,15 +254,16 @@ def _is_tls(conn, ports):
 
 
 class Feeder:
-    """A connection's chunks, in capture order, into its observer, one at a time (``chunk``)
-    as they are delivered; ``report()`` at the end. A direction of a connection caught
-    mid-way (no SYN) that starts inside a record is fed as if bytes were lost before it:
-    the observer picks up at the first record header. A plaintext preamble is skipped, and
-    shown as one ladder line. Made once the connection is known to be TLS (``is_tls``),
-    from the chunks held so far."""
+    """A connection's chunks, in capture order, into its observer, one at a time (``chunk``,
+    or ``data`` with a chunk's fields) as they are delivered; ``report()`` at the end. A
+    direction of a connection caught mid-way (no SYN) that starts inside a record is fed as
+    if bytes were lost before it: the observer picks up at the first record header. A
+    plaintext preamble is skipped, and shown as one ladder line. Made once the connection
+    is known to be TLS (``is_tls``), from the chunks held so far."""
 
     def __init__(self, observer, conn):
         self.observer = observer
+        observer.app_events = False     # only the certificates are read from the events
         self.conn = conn
         self.chains = observer.chains = []
         self.started = set()
@@ -284,22 +285,28 @@ class Feeder:
                                                                  observer.tls13))
 
     def chunk(self, chunk):
+        self.data(chunk[0], chunk[1], chunk.time, chunk.gap)
+
+    def data(self, direction, data, time, gap):
+        """The bytes of one chunk (``TCPConnection.sink``: no ``Chunk`` made for them)."""
         if self.broken:
             return
         try:
-            self._chunk(chunk)
+            if self.skip or direction not in self.started:
+                self._first(direction, data, time, gap)
+            else:
+                self._receive(direction, data, time, gap)
         except Exception as exc:  # a bug must not cost the other connections their report
             self._broke(exc)
 
-    def _chunk(self, chunk):
-        direction, data = chunk[0], chunk[1]
-        gap = chunk.gap
+    def _first(self, direction, data, time, gap):
+        """A direction's first bytes, or a preamble's."""
         skip = self.skip
         if skip.get(direction):
             cut = min(skip[direction], len(data))
             skip[direction] -= cut
             if cut < len(data):
-                self._receive(direction, data[cut:], chunk.time, gap)
+                self._receive(direction, data[cut:], time, gap)
             return
         if direction not in self.started and not self.found:
             self.started.add(direction)
@@ -313,7 +320,7 @@ class Feeder:
                     "record header are skipped"
                     % ("client->server" if direction == "client" else "server->client"))
                 gap = gap or 1
-        self._receive(direction, data, chunk.time, gap)
+        self._receive(direction, data, time, gap)
 
     def _broke(self, exc):
         self.broken = True

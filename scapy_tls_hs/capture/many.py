@@ -8,24 +8,29 @@ packets), by default on a ``ProcessPoolExecutor`` of ``jobs`` processes (the num
 CPUs); any other executor works as long as it runs module-level functions with picklable
 arguments, e.g. Dask's ``Client(...).get_executor()``, which runs them on a cluster. A
 single file of ``SPLIT_SIZE`` bytes or more is split by connection over the ``jobs``
-processes (``split.py``); smaller ones are not worth starting processes for.
+processes (``split.py``); smaller ones are not worth starting processes for. On our own
+executor the shares stream their reports back through one bounded queue each (given to the
+workers when they start), and the parent merges them as they come (``split.Merger``): with
+``stream=True`` that file's result is a ``ReportStream`` (the reports as they are merged,
+memory flat), else the reports are gathered into a ``DissectResult`` as for any file.
 
 Progress: workers put the bytes they read on a ``multiprocessing.Manager`` queue that the
 parent drains into the one bar (``progress.py``) while it waits; only when the bar is on
 (stderr is a terminal) and the executor is ours. With another executor the bar moves by
 whole files.
 """
-import concurrent.futures
 import os
 import queue as _queue
 
 from ..errors import CaptureError, TLSError
 from .dissect import DissectResult
-from .split import KEEP, PROGRESS_STEP, dissect_share, light, merge
+from .split import (KEEP, PROGRESS_STEP, Follower, Logs, Merger, dissect_share, light,
+                    merge)
 
-__all__ = ["dissect_many", "expand_paths", "default_jobs", "SPLIT_SIZE"]
+__all__ = ["dissect_many", "expand_paths", "default_jobs", "SPLIT_SIZE", "ReportStream"]
 
 SPLIT_SIZE = 4 << 20
+QUEUE_SIZE = 3      # messages (``split.CHUNK`` packets each) a share may be ahead of the merge
 SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz")
 
 
@@ -124,29 +129,37 @@ def _size(path):
 
 
 def dissect_many(paths, keylog=None, jobs=None, executor=None, server_key=None, ports=(),
-                 keep="all", progress=None):
+                 keep="all", progress=None, stream=False):
     """Yield a ``DissectResult`` per capture (see the module docstring).
 
     ``jobs``: the processes of the default executor; with another executor, files in
     flight are at most ``2 * jobs + 2`` (give a cluster's size). ``keylog`` /
     ``server_key`` are paths (read in each worker) and apply to every file;
     ``keep="ladder"`` or ``"json"``: smaller reports, with only what the ladder, or
-    ``to_dict()``, needs (``split.light``).
+    ``to_dict()``, needs (``split.light``). ``stream``: a capture split on our own
+    processes is yielded as a ``ReportStream`` (iterate it before asking for the next).
     """
     if keep not in KEEP:
         raise ValueError("keep is one of %s, not %r" % (", ".join(KEEP), keep))
     paths = list(paths)
     ports = tuple(ports or ())
     jobs = default_jobs() if jobs is None else max(int(jobs), 1)
-    own = None
+    own = queues = None
     if executor is None and jobs > 1:
+        # Imported here, not with the module: the one-process command needs none of it.
+        import concurrent.futures
         # Imported once here, so that forked workers do not each import it again.
         from ..connection import observer  # noqa: F401
-        own = executor = concurrent.futures.ProcessPoolExecutor(max_workers=jobs,
-                                                               initializer=_worker_start)
+        if len(paths) == 1 and _size(paths[0]) >= SPLIT_SIZE:
+            import multiprocessing
+            # Each share reads the whole file: more shares than CPUs only repeat that.
+            shares = max(min(jobs, default_jobs()), 2)
+            queues = [multiprocessing.Queue(QUEUE_SIZE) for _ in range(shares)]
+        own = executor = concurrent.futures.ProcessPoolExecutor(
+            max_workers=jobs, initializer=_worker_start, initargs=(queues,))
     try:
         yield from _run(paths, keylog, server_key, ports, jobs, executor, own, keep,
-                        progress)
+                        progress, queues, stream)
     except BaseException:
         if own is not None:       # Ctrl-C, or the caller stopped early: no waiting for
             _stop(own)            # a large capture's shares to finish
@@ -158,10 +171,26 @@ def dissect_many(paths, keylog=None, jobs=None, executor=None, server_key=None, 
             progress.close()
 
 
-def _worker_start():
-    """Ctrl-C is the parent's to handle (it stops the workers): no worker traceback."""
+def _worker_start(queues=None):
+    """Ctrl-C is the parent's to handle (it stops the workers): no worker traceback.
+    ``queues``: one per share of a split capture (``_Send``)."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    global _QUEUES
+    _QUEUES = queues
+
+
+_QUEUES = None
+
+
+class _Send:
+    """Picklable ``send`` of a streamed share: its queue, given to the worker at start."""
+
+    def __init__(self, share):
+        self.share = share
+
+    def __call__(self, message):
+        _QUEUES[self.share].put(message)
 
 
 def _stop(pool):
@@ -172,7 +201,8 @@ def _stop(pool):
             pass
 
 
-def _run(paths, keylog, server_key, ports, jobs, executor, own, keep, progress):
+def _run(paths, keylog, server_key, ports, jobs, executor, own, keep, progress, queues,
+         stream):
     manager = None
     reporter = None
     if progress is not None and progress.enabled and own is not None:
@@ -180,14 +210,25 @@ def _run(paths, keylog, server_key, ports, jobs, executor, own, keep, progress):
         manager = multiprocessing.Manager()
         reporter = _Reporter(manager.Queue())
     try:
+        # Our own pool: split when ``dissect_many`` made the shares' queues.
         split = len(paths) == 1 and jobs > 1 and executor is not None and (
-            _size(paths[0]) >= SPLIT_SIZE)
+            queues is not None if own is not None else _size(paths[0]) >= SPLIT_SIZE)
         if split and own is not None:
-            # Each share reads the whole file: more shares than CPUs only repeat that.
-            jobs = max(min(jobs, default_jobs()), 2)
+            jobs = len(queues)      # the shares (``dissect_many``: at most one per CPU)
         if progress is not None:
             progress.phase("reading", sum(_size(p) for p in paths) * (jobs if split else 1))
         state = {"done": 0}
+        if split and own is not None:
+            task = _StreamSplit(executor, own, queues, paths[0], keylog, server_key, ports,
+                                keep, reporter)
+            try:
+                result = task.stream(lambda: _drain(reporter, progress, state))
+                if not stream:
+                    result = result.gather()
+                yield result
+            finally:
+                task.close()
+            return
         if executor is None:
             def here(nbytes):
                 state["done"] += nbytes
@@ -246,15 +287,24 @@ def _drain(reporter, progress, state):
 
 
 def _wait(futures, tick):
+    import concurrent.futures
     pending = set(futures)
     while pending:
         _done, pending = concurrent.futures.wait(pending, timeout=0.1)
         tick()
 
 
+def _error_line(exc):
+    """The file's error line for what its task raised."""
+    if isinstance(exc, (CaptureError, TLSError, OSError)):
+        return str(exc)
+    return _failed(exc)
+
+
 def _failed(exc):
     """A task that raised (a worker killed, a bug): the file's error line."""
-    if isinstance(exc, concurrent.futures.process.BrokenProcessPool):
+    from concurrent.futures.process import BrokenProcessPool
+    if isinstance(exc, BrokenProcessPool):
         return "a worker process died (out of memory?)"
     return "internal error: %s: %s" % (type(exc).__name__, exc)
 
@@ -284,7 +334,7 @@ class _Split:
 
     def __init__(self, executor, path, jobs, keylog, server_key, ports, keep, reporter):
         self.futures = [executor.submit(dissect_share, path, share, jobs, keylog, server_key,
-                                        ports, keep, None, (), reporter)
+                                        ports, keep, progress=reporter)
                         for share in range(jobs)]
         self.args = (path, keylog, server_key, ports, keep)
 
@@ -292,13 +342,110 @@ class _Split:
         _wait(self.futures, tick)
         parts = []
         for future in self.futures:
-            exc = future.exception()
-            if isinstance(exc, (CaptureError, TLSError, OSError)):
-                return None, str(exc)
-            if exc is not None:
-                return None, _failed(exc)
+            if future.exception() is not None:
+                return None, _error_line(future.exception())
             parts.append(future.result())
         try:
             return merge(parts, *self.args), None
         except (CaptureError, TLSError, OSError) as exc:
             return None, str(exc)
+
+
+class ReportStream:
+    """The reports of one capture split over our processes, in start order, as the parent
+    merges them (``dissect_many(stream=True)``). Iterate it once; ``warnings``,
+    ``records`` and ``error`` (None, or the line saying why the capture could not be
+    dissected to the end: the reports already given stand) are final once it is
+    exhausted. ``capture``: the path. ``most_held``: the most reports the merge held."""
+
+    def __init__(self, reports, capture):
+        self._reports = reports
+        self.capture = capture
+        self.error = None
+        self.warnings = []
+        self.records = 0
+        self.most_held = 0
+
+    def __iter__(self):
+        return self._reports
+
+    def gather(self):
+        """All of it, as a ``DissectResult`` (with ``capture`` and ``error``)."""
+        reports = list(self)
+        result = DissectResult(reports, self.warnings, self.records)
+        result.capture, result.error = self.capture, self.error
+        return result
+
+
+class _StreamSplit:
+    """One file in shares that stream their reports (``split.py``), merged here."""
+
+    TICK = 0.1          # seconds between two looks at the workers and the progress bar
+
+    def __init__(self, executor, pool, queues, path, keylog, server_key, ports, keep,
+                 reporter):
+        self.pool, self.queues, self.path = pool, queues, path
+        import tempfile
+        self.logdir = tempfile.mkdtemp(prefix="scapy-tls-hs-split-")
+        shares = len(queues)
+        self.futures = [executor.submit(dissect_share, path, share, shares, keylog,
+                                        server_key, ports, keep, progress=reporter,
+                                        send=_Send(share), logdir=self.logdir)
+                        for share in range(shares)]
+        logs = Logs(shares, logdir=self.logdir)
+        self.merger = Merger(shares, lambda: Follower(path, keylog, server_key, ports, keep,
+                                                       logs), logs)
+
+    def stream(self, tick):
+        self.result = ReportStream(self._reports(tick), self.path)
+        return self.result
+
+    def _reports(self, tick):
+        merger, result = self.merger, self.result
+        try:
+            yield from self._merged(tick)
+        finally:
+            # Given up on (an error, Ctrl-C, or the caller stopped iterating): the shares may
+            # wait on a full queue forever, and the pool would wait for them at exit.
+            if not merger.finished:
+                self.close()
+
+    def _merged(self, tick):
+        merger, result = self.merger, self.result
+        try:
+            while not merger.finished:
+                share = merger.behind()
+                try:
+                    message = self.queues[share].get(timeout=self.TICK)
+                except _queue.Empty:
+                    tick()
+                    error = self._failed()
+                    if error is not None:
+                        result.error = error
+                        return
+                    continue
+                for report in merger.put(share, message):
+                    report.capture = self.path
+                    yield report
+                result.most_held = merger.most_held
+        except (CaptureError, TLSError, OSError) as exc:    # dissecting again
+            result.error = str(exc)
+            return
+        tick()
+        result.warnings = list(merger.warnings)
+        result.records = merger.records
+
+    def _failed(self):
+        for future in self.futures:
+            if future.done() and future.exception() is not None:
+                return _error_line(future.exception())
+        return None
+
+    def close(self):
+        """Unfinished (an error, or the caller stopped): the shares may wait on a full
+        queue forever, so they are stopped."""
+        if not self.merger.finished and self.pool is not None:
+            _stop(self.pool)
+        self.merger.close()
+        import shutil
+        shutil.rmtree(self.logdir, ignore_errors=True)

@@ -200,7 +200,8 @@ class PacketReader:
         self.close()
 
     def __iter__(self):
-        return self
+        # The generator itself: a ``for`` over the reader then costs no call per packet.
+        return self._iter
 
     def __next__(self):
         return next(self._iter)

@@ -61,7 +61,7 @@ class _Kept(list):
         super().append(record)
 
 
-def _drop(chunk):
+def _drop(direction, data, time, gap):
     """Sink of a connection that is not TLS."""
 
 
@@ -115,6 +115,11 @@ class StreamDissector:
     def open_connections(self):
         return len(self.reassembler._open)
 
+    def connections(self):
+        """The connections not released yet, in start order (a list: releasing while
+        going through it is fine)."""
+        return self.reassembler.connections
+
     @property
     def held_bytes(self):
         """Bytes held as chunks by connections not yet known to be TLS or not."""
@@ -139,13 +144,22 @@ class StreamDissector:
                 self._not_tls = []
             if conn.ended:
                 out.extend(self._release(conn, ts))
-        if self.idle_timeout is not None and reasm.tcp_packets:
-            if self._next_sweep is None:
-                self._next_sweep = ts + SWEEP
-            elif ts >= self._next_sweep:
-                self._next_sweep = ts + SWEEP
-                out.extend(self.expire(ts))
+        if reasm.tcp_packets and (self._next_sweep is None or ts >= self._next_sweep):
+            out.extend(self.tick(ts))
         return out
+
+    def tick(self, ts):
+        """Capture time ``ts`` went by (a packet given to ``add``, or one seen but meant
+        for someone else, e.g. another share of a split capture): once a ``SWEEP``, the
+        idle connections are released (``expire``)."""
+        if self.idle_timeout is None:
+            return ()
+        if self._next_sweep is None:
+            self._next_sweep = ts + SWEEP
+        elif ts >= self._next_sweep:
+            self._next_sweep = ts + SWEEP
+            return self.expire(ts)
+        return ()
 
     def expire(self, now, idle=None):
         """Release the connections without a packet for ``idle`` (default
@@ -161,7 +175,7 @@ class StreamDissector:
         """The capture is over: release every connection still open, in start order;
         ``note`` (a line or a list of lines) is added to their reports' errors."""
         out = []
-        for conn in list(self.reassembler._open):
+        for conn in self.connections():
             out.extend(self.release(conn, note))
         return out
 
@@ -185,7 +199,7 @@ class StreamDissector:
             for chunk in conn.chunks:
                 feed.chunk(chunk)
             self._feeders[conn] = feed
-            conn.sink = feed.chunk
+            conn.sink = feed.data
         else:
             conn.sink = _drop
             if not final:
@@ -318,7 +332,7 @@ class CaptureStream:
             if len(reader.secrets) != secrets:
                 self._embedded(reader.secrets)
             cut = reader.errors if reader.truncated else None
-            for conn in list(core.reassembler._open):
+            for conn in core.connections():
                 yield from out(core.release(conn, None if conn.closed else cut))
             self.warnings = (list(reader.errors) + list(core.reassembler.warnings)
                              + self._keylog_warnings)

@@ -33,7 +33,6 @@ Reassembly rules (RFC 9293 sequence space, modulo 2**32):
   a ``Chunk`` is the tuple ``(direction, data)`` with attributes ``time``, ``offset``
   (stream offset of ``data[0]``) and ``gap`` (bytes missing right before it, usually 0).
 """
-import socket
 import struct
 
 try:
@@ -154,9 +153,12 @@ def decode_packet(linktype, data, fragments=None):
     ``src``/``dst`` are the packed addresses (4 or 16 bytes). ``fragments`` (a
     ``_Fragments``) enables IPv4 fragment reassembly; without it fragments are skipped.
     """
-    off = _ip_offset(linktype, data)
-    if off < 0 or len(data) < off + 20:
-        return None
+    if linktype == 1 and data[12:14] == b"\x08\x00" and len(data) >= 34:
+        off = 14        # Ethernet + IPv4, most captures: no VLAN tags to walk
+    else:
+        off = _ip_offset(linktype, data)
+        if off < 0 or len(data) < off + 20:
+            return None
     version = data[off] >> 4
     if version == 4:
         vihl, total, ident, frag, _ttl, proto = _IPV4.unpack_from(data, off)
@@ -166,6 +168,18 @@ def decode_packet(linktype, data, fragments=None):
         end = off + total if total >= ihl else len(data)  # 0 total length: TSO, trust the frame
         src = data[off + 12:off + 16]
         dst = data[off + 16:off + 20]
+        if not frag & 0x3FFF:
+            # Not a fragment, most packets: the TCP header read in place, and the payload
+            # copied once (not the segment, then the payload out of it).
+            tcp = off + ihl
+            end = min(end, len(data))
+            if end - tcp < 20:
+                return None
+            sport, dport, seq, ack, doff, flags = _TCP.unpack_from(data, tcp)
+            hlen = (doff >> 4) * 4
+            if hlen < 20 or hlen > end - tcp:
+                return None
+            return src, dst, sport, dport, seq, ack, flags, data[tcp + hlen:end]
         seg = data[off + ihl:end]
         if frag & 0x3FFF:
             if fragments is None:
@@ -209,9 +223,10 @@ def decode_packet(linktype, data, fragments=None):
 
 def format_endpoint(addr, port):
     """``"1.2.3.4:443"`` or ``"[::1]:443"``."""
+    from socket import AF_INET, AF_INET6, inet_ntop     # not at start-up: a few ms
     if len(addr) == 4:
-        return "%s:%d" % (socket.inet_ntop(socket.AF_INET, addr), port)
-    return "[%s]:%d" % (socket.inet_ntop(socket.AF_INET6, addr), port)
+        return "%s:%d" % (inet_ntop(AF_INET, addr), port)
+    return "[%s]:%d" % (inet_ntop(AF_INET6, addr), port)
 
 
 # -- reassembly ---------------------------------------------------------------------------
@@ -253,8 +268,8 @@ class TCPConnection:
         self.start_time = start_time
         self.end_time = start_time
         self.chunks = []
-        # Streaming (stream.py): once set, delivered chunks go to ``sink(chunk)`` instead of
-        # ``chunks``, so that the bytes need not stay here.
+        # Streaming (stream.py): once set, delivered chunks go to ``sink(direction, data,
+        # time, gap)`` instead of ``chunks``, so that the bytes need not stay here.
         self.sink = None
         self.held = 0                 # bytes in ``chunks``
         self.checked = 0              # ``held`` when last looked at (stream.py)
@@ -266,6 +281,12 @@ class TCPConnection:
         self.reset = False
         self.packets = 0
         self._roles_guessed = False   # decided on too few bytes: checked again at the end
+
+    @property
+    def ends(self):
+        """``((addr, port), (addr, port))``: the first packet's sender and receiver, as
+        decoded (the connection's 4-tuple, whichever side turns out to be the client)."""
+        return self._ends
 
     # Readable attributes, fixed once the roles are known.
     @property
@@ -370,13 +391,13 @@ class TCPConnection:
 
     def _emit(self, h, ts, start, parts):
         data = parts[0] if len(parts) == 1 else b"".join(parts)
-        chunk = Chunk(h.label, data, ts, start, h.gap)
+        gap = h.gap
         h.gap = 0
         h.delivered += len(data)
         if self.sink is not None:
-            self.sink(chunk)
+            self.sink(h.label, data, ts, gap)
         else:
-            self.chunks.append(chunk)
+            self.chunks.append(Chunk(h.label, data, ts, start, gap))
             self.held += len(data)
 
     def _collect(self, h, ts):
@@ -419,8 +440,9 @@ class TCPConnection:
         self._collect(h, ts)
 
     def _segment(self, h, ts, seq, payload):
-        start = h.offset(seq)
-        nxt = h.next
+        nxt = h.next            # ``h.offset(seq)``, inline
+        start = (seq - h.base - nxt) % MOD
+        start = nxt + (start - MOD if start >= HALF else start)
         end = start + len(payload)
         if end <= nxt:
             return  # retransmission of delivered bytes
@@ -581,8 +603,10 @@ class TCPReassembler:
             if other.base is None:
                 other.base = ack
             else:
-                off = other.offset(ack)
-                if other.acked < off <= other.next + MAX_WINDOW:
+                nxt = other.next        # ``other.offset(ack)``, inline: once per packet
+                off = (ack - other.base - nxt) % MOD
+                off = nxt + (off - MOD if off >= HALF else off)
+                if other.acked < off <= nxt + MAX_WINDOW:
                     other.acked = off
                     if other.pending and off > other.next:
                         conn._skip_hole(other, ts, upto=off)

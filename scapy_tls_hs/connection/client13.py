@@ -180,6 +180,7 @@ class Client13:
             raise AlertError("illegal_parameter", "suite differs from the HelloRetryRequest's")
         self.version = 0x0304
         self.suite = suite
+        self.transcript.narrow(suite.prf_hash)
         self.server_random = sh.random
         self.session_id = sh.session_id
         psk = None

@@ -78,10 +78,17 @@ def ja3s(server_hello):
     """(JA3S string, its MD5): version, suite, extensions of the ServerHello."""
     if server_hello is None:
         return None
-    exts = _clean([t for t, _ in _extensions(server_hello)])
-    text = "%d,%d,%s" % (server_hello.version, server_hello.cipher_suite,
-                         "-".join(map(str, exts)))
-    return text, _md5(text)
+    exts = tuple(_clean([t for t, _ in _extensions(server_hello)]))
+    key = (server_hello.version, server_hello.cipher_suite, exts)
+    hit = _SERVER_CACHE.get(key)
+    if hit is None:
+        # A server answers with a few ServerHello shapes: the MD5 is made once per shape.
+        text = "%d,%d,%s" % (key[0], key[1], "-".join(map(str, exts)))
+        hit = (text, _md5(text))
+        if len(_SERVER_CACHE) >= _CACHE_MAX:
+            _SERVER_CACHE.clear()
+        _SERVER_CACHE[key] = hit
+    return hit
 
 
 def _alpn_chars(value):
@@ -133,6 +140,7 @@ def ja4(client_hello, transport="t"):
 # client builds again and again (only randoms and key shares change), so each shape is
 # computed once; bounded, cleared when full.
 _CLIENT_CACHE = {}
+_SERVER_CACHE = {}
 _CACHE_MAX = 512
 _READ = frozenset((_GROUPS, _POINT_FORMATS, _SIG_ALGS, _ALPN, _VERSIONS))
 

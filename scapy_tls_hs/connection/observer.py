@@ -71,8 +71,12 @@ class ObserverConnection(ObserverKeys):
 
     ``keylog``: a ``crypto.keylog.Keylog`` (or None); ``server_key``: an RSA private key
     object from ``cryptography`` (or None); ``sessions``: a ``SessionTable`` shared by the
-    connections of one capture. ``receive(direction, data)`` returns the events.
+    connections of one capture. ``receive(direction, data)`` returns the events;
+    ``app_events = False``: without ``ApplicationData`` ones (a caller that only reads the
+    report spares making one per record).
     """
+
+    app_events = True
 
     def __init__(self, keylog=None, server_key=None, sessions=None):
         self.keylog = keylog
@@ -299,7 +303,8 @@ class ObserverConnection(ObserverKeys):
                 d.app_hash.update(plain)
             self._entry(d, "application_data",
                         "%d bytes, 0-RTT" % len(plain) if zero_rtt else "%d bytes" % len(plain))
-            events.append(ApplicationData(d.name, plain))
+            if self.app_events:
+                events.append(ApplicationData(d.name, plain))
         else:
             self._entry(d, _name(CONTENT_TYPES, ct, 2), "%d bytes" % len(plain))
 

@@ -109,6 +109,7 @@ class Server13Mixin:
         if second and suite is not self.suite:
             raise AlertError("illegal_parameter", "second ClientHello changed the suite")
         self.suite = suite
+        self.transcript.narrow(suite.prf_hash)
         if X.EXT_SERVER_NAME in exts:
             self.sni = X.parse_client_server_name(exts[X.EXT_SERVER_NAME])
         self.alpn = None

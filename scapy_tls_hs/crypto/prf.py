@@ -1,11 +1,13 @@
 """The TLS PRF, master secrets, the key block, the handshake transcript, Finished.
 
-The PRF is TLS glue (``cryptography`` declined to ship it): P_hash over ``cryptography``'s
-HMAC. TLS 1.0/1.1 (RFC 2246 section 5, RFC 4346 section 5): P_MD5(S1) xor P_SHA-1(S2) on the
-two (overlapping when odd) halves of the secret. TLS 1.2 (RFC 5246 section 5): P_<hash> with
-the suite's PRF hash (SHA-256 unless the suite says SHA-384).
+The PRF is TLS glue (``cryptography`` declined to ship it): P_hash over the standard
+library's one-shot HMAC (``cryptography``'s for a hash it lacks). TLS 1.0/1.1 (RFC 2246
+section 5, RFC 4346 section 5): P_MD5(S1) xor P_SHA-1(S2) on the two (overlapping when odd)
+halves of the secret. TLS 1.2 (RFC 5246 section 5): P_<hash> with the suite's PRF hash
+(SHA-256 unless the suite says SHA-384).
 """
 from dataclasses import dataclass
+from hmac import digest as _hmac_digest
 
 from cryptography.hazmat.primitives import hashes, hmac
 
@@ -48,20 +50,34 @@ def normalize_version(version):
 
 def _p_hash(algorithm, secret, seed, length):
     """RFC 5246 section 5: A(i) = HMAC(secret, A(i-1)); output HMAC(secret, A(i) + seed)."""
-    base = hmac.HMAC(secret, algorithm)
+    mac = _hmac_of(algorithm, secret)
     out = []
     produced = 0
     a = seed
     while produced < length:
-        h = base.copy()
-        h.update(a)
-        a = h.finalize()
-        h = base.copy()
-        h.update(a + seed)
-        block = h.finalize()
+        a = mac(a)
+        block = mac(a + seed)
         out.append(block)
         produced += len(block)
     return b"".join(out)[:length]
+
+
+def _hmac_of(algorithm, secret):
+    """``mac(data)``: HMAC(secret, data) in one call, the standard library's one-shot
+    OpenSSL HMAC (several times faster than an HMAC object's copy/update/finalize for these
+    short inputs), or ``cryptography``'s for a hash the standard library lacks."""
+    secret, name = bytes(secret), algorithm.name
+    try:
+        _hmac_digest(secret, b"", name)
+    except ValueError:
+        base = hmac.HMAC(secret, algorithm)
+
+        def mac(data):
+            h = base.copy()
+            h.update(data)
+            return h.finalize()
+        return mac
+    return lambda data: _hmac_digest(secret, data, name)
 
 
 def _xor(a, b):
@@ -138,18 +154,18 @@ def verify_data(master, sender, handshake_hash, version, prf_hash="sha256"):
 
 class Transcript:
     """Running hash of the handshake messages (4-byte header included), usable before the
-    cipher suite is known: MD5, SHA-1, SHA-256 and SHA-384 run in parallel, and the raw bytes
-    are kept for signatures over the whole transcript (CertificateVerify) and other hashes.
+    cipher suite is known: the raw bytes are kept (signatures over the whole transcript,
+    CertificateVerify), and a hash runs from the first time it is asked for on: a
+    connection pays for the one or two hashes its version and suite use, not for every
+    hash it might have needed.
 
     ``digest(version, prf_hash)``: TLS 1.0/1.1 MD5||SHA-1 (36 bytes, RFC 2246 section 7.4.9);
     TLS 1.2 and 1.3 the suite hash. Taking a digest does not end the transcript.
     """
 
-    _RUNNING = ("md5", "sha1", "sha256", "sha384")
-
     def __init__(self, _from=None):
         if _from is None:
-            self._hashes = {n: hashes.Hash(_HASHES[n]()) for n in self._RUNNING}
+            self._hashes = {}
             self._parts = []
         else:
             self._hashes = {n: h.copy() for n, h in _from._hashes.items()}
@@ -167,14 +183,24 @@ class Transcript:
         return b"".join(self._parts)
 
     def hash(self, name):
-        """The transcript hash with one named hash (``"sha256"``, ``"sha512"``, ...)."""
-        name = name.lower().replace("-", "")
+        """The transcript hash with one named hash (``"sha256"``, ``"sha512"``, ...); that
+        hash runs from now on."""
         h = self._hashes.get(name)
-        if h is not None:
-            return h.copy().finalize()
-        h = hashes.Hash(hash_algorithm(name))
-        h.update(self.data)
-        return h.finalize()
+        if h is None:
+            name = name.lower().replace("-", "")
+            h = self._hashes.get(name)
+            if h is None:
+                h = hashes.Hash(hash_algorithm(name))
+                h.update(self.data)
+                self._hashes[name] = h
+        return h.copy().finalize()
+
+    def narrow(self, name):
+        """Run only the hash ``name`` from now on (the suite's, once it is chosen): another
+        one asked for later starts again from the kept bytes."""
+        name = name.lower().replace("-", "")
+        if len(self._hashes) > 1 and name in self._hashes:
+            self._hashes = {name: self._hashes[name]}
 
     def digest(self, version, prf_hash="sha256"):
         if normalize_version(version) < 0x0303:
@@ -183,6 +209,7 @@ class Transcript:
 
     def copy(self):
         return Transcript(self)
+
 
     def restart_with_message_hash(self, hash_name):
         """RFC 8446 section 4.4.1: after a HelloRetryRequest the first ClientHello is replaced

@@ -12,6 +12,8 @@ secp384r1_sha384, secp521r1_sha512} (in TLS 1.2 the curve is not bound to the sc
 ed25519 and ed448 (RFC 8422); and, as OpenSSL and GnuTLS still accept them from peers, the
 SHA-224 schemes and DSA (dsa_sha1 .. dsa_sha512; TLS 1.0/1.1: DSA over SHA-1).
 """
+import functools
+
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa, utils
@@ -258,8 +260,15 @@ def _fits13(key, scheme, pss_key=False):
 def choose_scheme13(private_key, offered, certificate=None):
     """The first of the peer's ``offered`` schemes this key (of ``certificate``) can make
     in TLS 1.3; ``AlertError("handshake_failure")`` when none fits."""
-    pss_key = is_rsassa_pss(certificate)
-    for scheme in offered or ():
+    return _choose13(private_key, tuple(offered or ()), is_rsassa_pss(certificate))
+
+
+@functools.lru_cache(maxsize=256)
+def _choose13(private_key, offered, pss_key):
+    # A server answers the same few client lists with the same few keys: the scan of the
+    # list (about ten schemes before an RSA key fits, as browsers list ECDSA first) is
+    # made once per (key, list).
+    for scheme in offered:
         if scheme in SCHEMES13 and _fits13(private_key, scheme, pss_key):
             return scheme
     raise AlertError("handshake_failure", "no common TLS 1.3 signature scheme")

@@ -19,6 +19,7 @@ MAX_CIPHERTEXT = MAX_PLAINTEXT + 256          # RFC 8446 section 5.2
 _TAG_LEN = 16
 _APPLICATION_DATA = 23
 _SEQ_LIMIT = 1 << 64
+_LABEL_HEAD = struct.Struct("!HB")
 
 
 def hkdf_expand_label(secret, label, context, length, hash="sha256"):
@@ -29,8 +30,17 @@ def hkdf_expand_label(secret, label, context, length, hash="sha256"):
     if not label.startswith(b"tls13 "):
         label = b"tls13 " + label
     context = bytes(context)
-    info = struct.pack("!HB", length, len(label)) + label + bytes((len(context),)) + context
-    return HKDFExpand(hash_algorithm(hash), length, info).derive(bytes(secret))
+    info = b"".join((_LABEL_HEAD.pack(length, len(label)), label, bytes((len(context),)),
+                     context))
+    algorithm = hash_algorithm(hash)
+    if length <= algorithm.digest_size:
+        # HKDF-Expand's whole output is then its first block, T(1) = HMAC(PRK, info | 1)
+        # (RFC 5869 section 2.3): one HMAC, without HKDFExpand's set-up per call (the key
+        # schedule expands twenty labels per handshake).
+        h = hmac.HMAC(bytes(secret), algorithm)
+        h.update(info + b"\x01")
+        return h.finalize()[:length]
+    return HKDFExpand(algorithm, length, info).derive(bytes(secret))
 
 
 def hkdf_extract(salt, ikm, hash="sha256"):
