@@ -126,7 +126,7 @@ def cmd_dissect(args):
         results = dissect_many(files, keylog=args.keylog, server_key=args.server_key,
                                ports=args.port, jobs=jobs, keep="all" if args.data else (
                                    "json" if args.json or args.parquet else "ladder"),
-                               progress=Progress(sys.stderr))
+                               progress=Progress(sys.stderr), stream=True)
     failed = _print_results(results, args, ascii_only, named, table)
     if table is not None:
         table.close()
@@ -178,32 +178,64 @@ def _size(path):
 
 
 def _print_results(results, args, ascii_only, named, table):
-    """Each capture's reports as it comes (``named``: with its path); how many failed."""
+    """Each capture's reports as it comes (``named``: with its path); how many failed.
+    Each report is written as soon as it is there: a large capture split over processes
+    comes as a ``ReportStream`` (its warnings and error known at its end), so that memory
+    does not grow with it."""
     failed = 0
     for i, reports in enumerate(results):
-        if reports.error is not None:
+        streamed = not isinstance(reports, list)
+        if not streamed and _failed_capture(reports):
             failed += 1
-            error = reports.error
-            if str(reports.capture) not in error:
-                error = "%s: %s" % (reports.capture, error)
-            print("scapy-tls-hs dissect: %s" % error, file=sys.stderr)
             continue
         where = "%s: " % reports.capture if named else ""
-        for warning in reports.warnings:
-            print("scapy-tls-hs dissect: warning: %s%s" % (where, warning), file=sys.stderr)
-        if table is not None:
-            table.write(reports, reports.capture if named else None)
-        if args.json:
-            _output("".join(_dissect_json(r, args.data, reports.capture if named else None)
-                            for r in reports))
-        elif table is None:
-            from .capture.ladder import render
-            head = ("%s== %s ==\n" % ("\n" if i else "", reports.capture)) if named else ""
-            _output(head + render(reports, width=_width(), ascii=ascii_only, data=args.data))
-        if not reports:
+        if not streamed:
+            _print_warnings(reports, where)
+        capture = reports.capture if named else None
+        count = 0
+        batch = []
+        if not args.json and table is None and named:
+            _output("%s== %s ==\n" % ("\n" if i else "", reports.capture))
+        for report in reports:
+            count += 1
+            if table is not None:
+                batch.append(report)
+                if len(batch) >= 1000:
+                    table.write(batch, capture)
+                    batch = []
+            if args.json:
+                _output(_dissect_json(report, args.data, capture))
+            elif table is None:
+                from .capture.ladder import render
+                _output(("\n" if count > 1 else "") + render(
+                    [report], width=_width(), ascii=ascii_only, data=args.data, first=count))
+        if batch:
+            table.write(batch, capture)
+        if streamed:
+            if _failed_capture(reports):
+                failed += 1
+                continue
+            _print_warnings(reports, where)
+        if not count:
             print("scapy-tls-hs dissect: no TLS connection found in %s" % reports.capture,
                   file=sys.stderr)
     return failed
+
+
+def _failed_capture(reports):
+    """Say why a capture could not be dissected (if so)."""
+    if reports.error is None:
+        return False
+    error = reports.error
+    if str(reports.capture) not in error:
+        error = "%s: %s" % (reports.capture, error)
+    print("scapy-tls-hs dissect: %s" % error, file=sys.stderr)
+    return True
+
+
+def _print_warnings(reports, where):
+    for warning in reports.warnings:
+        print("scapy-tls-hs dissect: warning: %s%s" % (where, warning), file=sys.stderr)
 
 
 def _parquet_writer(path):

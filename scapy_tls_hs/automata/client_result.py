@@ -1,8 +1,8 @@
 """What one run of the client automaton returns: the ``client --json`` fields, the session
 to resume, and every message exchanged (as core events and as Scapy packets)."""
-import hashlib
 
 from ..connection.summary import FIELDS as SHARED_FIELDS, HandshakeSummary
+from ..crypto.prf import digest
 
 __all__ = ["ClientResult"]
 
@@ -93,7 +93,7 @@ class ClientResult:
         from cryptography import x509
         out = []
         for der in self.peer_certificates:
-            info = {"sha256": hashlib.sha256(der).hexdigest()}
+            info = {"sha256": digest("sha256", der).hex()}
             try:
                 cert = x509.load_der_x509_certificate(der)
                 info.update(subject=cert.subject.rfc4514_string(),

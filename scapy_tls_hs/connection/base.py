@@ -241,6 +241,13 @@ class BaseConnection:
         if record.content_type not in (20, 21, 22, 23):
             raise AlertError("unexpected_message",
                              "record of content type %d" % record.content_type)
+        if (record.content_type == 21 and self.tls13 and not self.handshake_complete
+                and self._records.read13 and len(record.fragment) == 2
+                and not self._reassembler.pending):
+            # A peer that fails on our first flight has no keys yet and alerts in clear
+            # (RFC 8446 section 5: alerts may be unprotected before the keys are known);
+            # take it as its alert rather than as an unexpected plaintext record.
+            return self._handle_alert(record.fragment)
         opened = self._records.open(record)
         if opened is None:              # refused early data, skipped
             return

@@ -10,9 +10,9 @@ Rules of this module:
 - A malformed extension body counts as an empty list: a fingerprint describes what was sent,
   it does not judge it.
 """
-import hashlib
 
 from ..codec import extensions as X
+from ..crypto.prf import digest
 from ..errors import AlertError
 
 __all__ = ["ja3", "ja3s", "ja4", "is_grease", "client_fingerprints"]
@@ -57,7 +57,7 @@ def _ext(exts, kind):
 
 
 def _md5(text):
-    return hashlib.md5(text.encode("ascii")).hexdigest()
+    return digest("md5", text.encode("ascii")).hex()
 
 
 def ja3(client_hello):
@@ -109,7 +109,7 @@ _HEX4 = "{:04x}".format
 
 
 def _sha12(text):
-    return hashlib.sha256(text.encode("ascii")).hexdigest()[:12] if text else _EMPTY_HASH
+    return digest("sha256", text.encode("ascii")).hex()[:12] if text else _EMPTY_HASH
 
 
 def ja4(client_hello, transport="t"):

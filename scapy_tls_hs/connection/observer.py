@@ -721,8 +721,11 @@ class ObserverConnection(ObserverKeys):
         if not self.decrypted:
             return None
         c, s = self.client_side, self.server_side
-        return {"client_bytes": c.app_bytes, "client_sha256": c.app_hash.hexdigest(),
-                "server_bytes": s.app_bytes, "server_sha256": s.app_hash.hexdigest()}
+        # copy(): a hash object finalizes once, and a report may be asked again
+        return {"client_bytes": c.app_bytes,
+                "client_sha256": c.app_hash.copy().finalize().hex(),
+                "server_bytes": s.app_bytes,
+                "server_sha256": s.app_hash.copy().finalize().hex()}
 
     def summary(self):
         """The ``HandshakeSummary`` of what was seen so far."""

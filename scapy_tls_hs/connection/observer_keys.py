@@ -15,12 +15,14 @@ Each direction (``_Side``) frames and opens its records with the roles' ``Record
 a damaged record reported and skipped, the sequence number guessed after lost bytes, and
 0-RTT data tried with the early traffic secret first.
 """
-import hashlib
 import hmac
+
+from cryptography.hazmat.primitives import hashes
 
 from ..codec.records import HandshakeReassembler, RecordReader
 from ..crypto import ssl3
 from ..crypto.key_schedule import KeySchedule12, KeySchedule13
+from ..crypto.prf import hash_algorithm
 from ..crypto.record import RecordProtection
 from ..errors import AlertError
 from ..registry import CONTENT_TYPES, name as _name
@@ -91,7 +93,7 @@ class _Side:
         self.resync = False         # after a gap: wait for something that looks like TLS
         self.seq_unknown = False    # after a gap: records may be missing, guess the seq
         self.app_bytes = 0
-        self.app_hash = hashlib.sha256()
+        self.app_hash = hashes.Hash(hash_algorithm("sha256"))
         self.finished = False       # a Finished was seen (encrypted or not)
         self.finished_ok = False    # ... and its verify_data checked
         self.hs_secret = None       # TLS 1.3 handshake traffic secret (Finished key)

@@ -5,7 +5,7 @@ only changes the pre-master secret (RFC 4279 section 2), so with the master secr
 key log their records are opened like those of the suites with the same cipher and MAC.
 ``observed_suite(id)`` is ``CipherSuite.get`` plus these.
 """
-from ..crypto.suites import CipherSuite, _suite
+from ..crypto.suites import CipherSuite, define_suite
 
 __all__ = ["observed_suite"]
 
@@ -47,7 +47,7 @@ _PSK = [
 ]
 _OBSERVED = {}
 for _id, _openssl, _kx, _cipher, _mac in _PSK:
-    _OBSERVED[_id] = _suite(_id, _openssl, _kx, "RSA" if _kx == "RSA_PSK" else "PSK",
+    _OBSERVED[_id] = define_suite(_id, _openssl, _kx, "RSA" if _kx == "RSA_PSK" else "PSK",
                             _cipher, _mac)
 del _id, _openssl, _kx, _cipher, _mac
 

@@ -420,16 +420,6 @@ class Server13Mixin:
 
     # ------------------------------------------------------------ the client's flight
 
-    def _process_record(self, record):
-        """A client that fails on our ServerHello has no keys yet and alerts in clear
-        (RFC 8446 section 5: alerts may be unprotected before the keys are known); take it
-        as its alert rather than as an unexpected plaintext record."""
-        if (record.content_type == 21 and self.tls13 and not self.handshake_complete
-                and self._records.read13 and len(record.fragment) == 2
-                and not self._reassembler.pending):
-            return self._handle_alert(record.fragment)
-        return super()._process_record(record)
-
     def _handle_ccs(self, fragment):
         """Middlebox compatibility allows the client one CCS (RFC 8446 appendix D.4); a
         second is unexpected_message, as OpenSSL and tlsfuzzer have it (and so is a CCS

@@ -8,13 +8,13 @@ names sent in CertificateRequest. A listener builds one context and passes it to
 ``ServerConnection(config, context)``; a connection made without one uses the context cached
 on its config, so connections sharing a config also share resumption state, as before.
 """
-import hashlib
 import hmac
 import os
 import threading
 import time
 from collections import OrderedDict
 
+from ..crypto.prf import hmac_digest
 from ..crypto.suites import CipherSuite
 from ..crypto.tickets import TicketState13
 from ..errors import DecodeError
@@ -117,14 +117,14 @@ class ServerContext:
     def cookie(self, payload: bytes) -> bytes:
         """``payload || HMAC-SHA256(key, payload)``: what the server needs to remember
         across a HelloRetryRequest, bound to this server."""
-        return payload + hmac.new(self._cookie_key, payload, hashlib.sha256).digest()
+        return payload + hmac_digest("sha256", self._cookie_key, payload)
 
     def open_cookie(self, cookie: bytes):
         """The payload of a cookie this context made, or None."""
         if len(cookie) < 32:
             return None
         payload, tag = cookie[:-32], cookie[-32:]
-        good = hmac.new(self._cookie_key, payload, hashlib.sha256).digest()
+        good = hmac_digest("sha256", self._cookie_key, payload)
         return payload if hmac.compare_digest(good, tag) else None
 
     # ---------------------------------------------------------------- TLS 1.3 PSKs

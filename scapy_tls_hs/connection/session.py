@@ -12,11 +12,13 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from ..codec.state import StateReader, certificates, vector
 from ..errors import DecodeError
 
 __all__ = ["Session", "SessionCache"]
 
 _STATE_VERSION = 1
+_HEAD = struct.Struct("!BHHBd")
 
 
 @dataclass
@@ -50,51 +52,32 @@ class Session:
     # too so a server resuming from a ticket still knows who the client was.
     def to_bytes(self):
         flags = (1 if self.extended_master_secret else 0) | (2 if self.encrypt_then_mac else 0)
-        sni = (self.sni or "").encode()
-        alpn = (self.alpn or "").encode()
-        parts = [struct.pack("!BHHBdB", _STATE_VERSION, self.version, self.suite.id, flags,
-                             self.created, len(self.master_secret)),
-                 self.master_secret,
-                 struct.pack("!H", len(sni)), sni,
-                 struct.pack("!B", len(alpn)), alpn,
-                 struct.pack("!B", len(self.peer_certificates))]
-        for der in self.peer_certificates:
-            parts.append(struct.pack("!I", len(der)))
-            parts.append(der)
-        return b"".join(parts)
+        return b"".join((_HEAD.pack(_STATE_VERSION, self.version, self.suite.id, flags,
+                                    self.created),
+                         vector(self.master_secret, 1), vector((self.sni or "").encode(), 2),
+                         vector((self.alpn or "").encode(), 1),
+                         certificates(self.peer_certificates)))
 
     @classmethod
     def from_bytes(cls, data, session_id=b""):
         from ..crypto.suites import CipherSuite
+        if len(data) < _HEAD.size or data[0] != _STATE_VERSION:
+            raise DecodeError("unknown session state version")
+        sv, version, suite_id, flags, created = _HEAD.unpack_from(data)
+        read = StateReader(data, _HEAD.size, "session state")
+        master = read.vector(1)
+        sni, alpn = read.text(2), read.text(1)
+        certs = read.certificates()
+        read.end()
+        if len(master) != 48:
+            read.fail("master secret of %d bytes" % len(master))
         try:
-            sv, version, suite_id, flags, created, mlen = struct.unpack_from("!BHHBdB", data)
-            if sv != _STATE_VERSION:
-                raise DecodeError("unknown session state version")
-            pos = struct.calcsize("!BHHBdB")
-            master = data[pos:pos + mlen]
-            pos += mlen
-            (n,) = struct.unpack_from("!H", data, pos)
-            sni = data[pos + 2:pos + 2 + n].decode()
-            pos += 2 + n
-            n = data[pos]
-            alpn = data[pos + 1:pos + 1 + n].decode()
-            pos += 1 + n
-            count = data[pos]
-            pos += 1
-            certs = []
-            for _ in range(count):
-                (n,) = struct.unpack_from("!I", data, pos)
-                certs.append(bytes(data[pos + 4:pos + 4 + n]))
-                pos += 4 + n
-            if pos != len(data) or len(master) != 48:
-                raise DecodeError("bad session state length")
             suite = CipherSuite.by_id(suite_id)
-        except (struct.error, IndexError, UnicodeDecodeError, KeyError) as exc:
-            raise DecodeError("bad session state: %s" % exc) from None
+        except KeyError:
+            read.fail("unknown cipher suite 0x%04x" % suite_id)
         return cls(version=version, suite=suite, session_id=session_id, master_secret=master,
                    extended_master_secret=bool(flags & 1), encrypt_then_mac=bool(flags & 2),
-                   alpn=alpn or None, sni=sni or None, peer_certificates=certs,
-                   created=created)
+                   alpn=alpn, sni=sni, peer_certificates=certs, created=created)
 
 
 class SessionCache:

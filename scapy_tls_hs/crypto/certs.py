@@ -46,7 +46,7 @@ def load_private_key(path, password=None):
         if b"-----BEGIN" in data:
             return serialization.load_pem_private_key(data, password)
         return serialization.load_der_private_key(data, password)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as e:
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         # cryptography's reason is ASN.1 detail; what a user can act on is the kind.
         kind = ("encrypted, and no password given" if b"ENCRYPTED" in data
                 else "not a PEM or DER private key of a supported type")

@@ -14,10 +14,10 @@ TLS 1.3 chain, as in the RFC's figure::
 """
 import hmac as _hmac
 
-from cryptography.hazmat.primitives import hashes, hmac
 
-from .prf import (extended_master_secret, hash_algorithm, key_block, master_secret,
-                  verify_data)
+from .prf import digest as hash_digest
+from .prf import (extended_master_secret, hash_algorithm, hmac_digest, key_block,
+                  master_secret, verify_data)
 from .tls13 import derive_secret, hkdf_expand_label, hkdf_extract
 
 __all__ = ["KeySchedule13", "KeySchedule12"]
@@ -26,8 +26,7 @@ __all__ = ["KeySchedule13", "KeySchedule12"]
 def _empty_hash(name, _cache={}):
     digest = _cache.get(name)
     if digest is None:
-        h = hashes.Hash(hash_algorithm(name))
-        digest = _cache[name] = h.finalize()
+        digest = _cache[name] = hash_digest(name, b"")
     return digest
 
 
@@ -103,9 +102,7 @@ class KeySchedule13:
     def finished(self, base_key, transcript_hash):
         """RFC 8446 section 4.4.4 verify_data."""
         key = hkdf_expand_label(base_key, b"finished", b"", self.size, self.hash)
-        h = hmac.HMAC(key, hash_algorithm(self.hash))
-        h.update(bytes(transcript_hash))
-        return h.finalize()
+        return hmac_digest(self.hash, key, bytes(transcript_hash))
 
     def check_finished(self, base_key, transcript_hash, verify):
         return _hmac.compare_digest(self.finished(base_key, transcript_hash), bytes(verify))
@@ -117,10 +114,9 @@ class KeySchedule13:
             raise ValueError("exporter secret not derived yet")
         if isinstance(label, str):
             label = label.encode()
-        h = hashes.Hash(hash_algorithm(self.hash))
-        h.update(bytes(context))
         inner = derive_secret(secret, label, _empty_hash(self.hash), self.hash)
-        return hkdf_expand_label(inner, b"exporter", h.finalize(), length, self.hash)
+        return hkdf_expand_label(inner, b"exporter", hash_digest(self.hash, bytes(context)),
+                                 length, self.hash)
 
     # ------------------------------------------------------------ key log
 

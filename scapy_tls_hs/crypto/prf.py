@@ -1,13 +1,13 @@
 """The TLS PRF, master secrets, the key block, the handshake transcript, Finished.
 
-The PRF is TLS glue (``cryptography`` declined to ship it): P_hash over the standard
-library's one-shot HMAC (``cryptography``'s for a hash it lacks). TLS 1.0/1.1 (RFC 2246
+The PRF is TLS glue (``cryptography`` declined to ship it): P_hash over ``cryptography``'s
+HMAC. ``digest``, ``hmac_digest`` and ``hmac_of`` are the hashes and HMACs every other module
+uses, so that all of them come from ``cryptography``. TLS 1.0/1.1 (RFC 2246
 section 5, RFC 4346 section 5): P_MD5(S1) xor P_SHA-1(S2) on the two (overlapping when odd)
 halves of the secret. TLS 1.2 (RFC 5246 section 5): P_<hash> with the suite's PRF hash
 (SHA-256 unless the suite says SHA-384).
 """
 from dataclasses import dataclass
-from hmac import digest as _hmac_digest
 
 from cryptography.hazmat.primitives import hashes, hmac
 
@@ -50,7 +50,7 @@ def normalize_version(version):
 
 def _p_hash(algorithm, secret, seed, length):
     """RFC 5246 section 5: A(i) = HMAC(secret, A(i-1)); output HMAC(secret, A(i) + seed)."""
-    mac = _hmac_of(algorithm, secret)
+    mac = hmac_of(algorithm, secret)
     out = []
     produced = 0
     a = seed
@@ -62,22 +62,30 @@ def _p_hash(algorithm, secret, seed, length):
     return b"".join(out)[:length]
 
 
-def _hmac_of(algorithm, secret):
-    """``mac(data)``: HMAC(secret, data) in one call, the standard library's one-shot
-    OpenSSL HMAC (several times faster than an HMAC object's copy/update/finalize for these
-    short inputs), or ``cryptography``'s for a hash the standard library lacks."""
-    secret, name = bytes(secret), algorithm.name
-    try:
-        _hmac_digest(secret, b"", name)
-    except ValueError:
-        base = hmac.HMAC(secret, algorithm)
+def digest(name, data):
+    """Hash of ``data`` with the hash named ``name``."""
+    h = hashes.Hash(hash_algorithm(name))
+    h.update(data)
+    return h.finalize()
 
-        def mac(data):
-            h = base.copy()
-            h.update(data)
-            return h.finalize()
-        return mac
-    return lambda data: _hmac_digest(secret, data, name)
+
+def hmac_digest(name, key, data):
+    """HMAC-<name>(key, data) in one call."""
+    h = hmac.HMAC(bytes(key), hash_algorithm(name))
+    h.update(data)
+    return h.finalize()
+
+
+def hmac_of(name, key):
+    """``mac(data)``: HMAC(key, data) for many ``data`` under one key; the keyed state is
+    made once and copied (the PRF computes a dozen HMACs under one secret)."""
+    base = hmac.HMAC(bytes(key), hash_algorithm(name))
+
+    def mac(data):
+        h = base.copy()
+        h.update(data)
+        return h.finalize()
+    return mac
 
 
 def _xor(a, b):

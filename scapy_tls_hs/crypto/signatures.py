@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa, utils
 
 from ..errors import AlertError
+from .prf import digest
 
 # scheme -> (key kind, signature padding "pkcs1" / "pss" / "ecdsa" / "eddsa", hash class)
 SCHEMES = {
@@ -116,14 +117,8 @@ def ske_signed_data(client_random, server_random, params_raw):
     return bytes(client_random) + bytes(server_random) + bytes(params_raw)
 
 
-def _digest(hash_cls, data):
-    h = hashes.Hash(hash_cls())
-    h.update(data)
-    return h.finalize()
-
-
 def _md5_sha1(data):
-    return _digest(hashes.MD5, data) + _digest(hashes.SHA1, data)
+    return digest("md5", data) + digest("sha1", data)
 
 
 def _pss(hash_cls):

@@ -7,12 +7,12 @@ pre-HMAC construction with 0x36 / 0x5C pads (section 5.2.3.1), the Finished mess
 CBC padding bytes are arbitrary. Only reading is provided (the roles do not speak SSL 3.0);
 CBC suites with SHA-1 MAC.
 """
-import hashlib
 import hmac as _hmac
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from ..errors import AlertError
+from .prf import digest
 from .record import TripleDES      # cryptography's decrepit home of 3DES, where it has one
 
 __all__ = ["master_secret", "key_block", "finished", "SSL3Protection"]
@@ -27,7 +27,7 @@ def _ladder(secret, seed, length):
     i = 0
     while len(out) < length:
         label = bytes([0x41 + i]) * (i + 1)
-        out += hashlib.md5(secret + hashlib.sha1(label + secret + seed).digest()).digest()
+        out += digest("md5", secret + digest("sha1", label + secret + seed))
         i += 1
     return out[:length]
 
@@ -62,17 +62,16 @@ def finished(master, handshake, sender):
     out = b""
     for name in ("md5", "sha1"):
         n = _PAD[name]
-        inner = hashlib.new(name, bytes(handshake) + tail + b"\x36" * n).digest()
-        out += hashlib.new(name, bytes(master) + b"\x5c" * n + inner).digest()
+        inner = digest(name, bytes(handshake) + tail + b"\x36" * n)
+        out += digest(name, bytes(master) + b"\x5c" * n + inner)
     return out
 
 
 def _mac(name, secret, seq, content_type, data):
     n = _PAD[name]
-    inner = hashlib.new(name, secret + b"\x36" * n + seq.to_bytes(8, "big")
-                        + bytes((content_type,)) + len(data).to_bytes(2, "big")
-                        + data).digest()
-    return hashlib.new(name, secret + b"\x5c" * n + inner).digest()
+    inner = digest(name, secret + b"\x36" * n + seq.to_bytes(8, "big")
+                   + bytes((content_type,)) + len(data).to_bytes(2, "big") + data)
+    return digest(name, secret + b"\x5c" * n + inner)
 
 
 class SSL3Protection:

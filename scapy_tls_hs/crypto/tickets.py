@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ..codec.state import StateReader, certificates, vector
 from ..errors import DecodeError
 
 __all__ = ["TicketKeys", "TicketState13"]
@@ -76,7 +77,7 @@ class TicketKeys:
 # -- TLS 1.3 ticket contents (RFC 8446 section 4.6.1) ---------------------------------------
 
 _STATE13 = 13           # first byte of a TLS 1.3 state: never the TLS 1.2 Session's (1)
-_HEAD13 = struct.Struct("!B16sHdIIB")
+_HEAD13 = struct.Struct("!B16sHdII")
 
 
 @dataclass
@@ -98,43 +99,23 @@ class TicketState13:
     ticket_id: bytes = field(default_factory=lambda: os.urandom(16))
 
     def to_bytes(self):
-        alpn = (self.alpn or "").encode()
-        sni = (self.sni or "").encode()
-        parts = [_HEAD13.pack(_STATE13, self.ticket_id, self.suite_id, self.created,
-                              self.age_add, self.max_early_data, len(self.psk)),
-                 self.psk, bytes((len(alpn),)), alpn, struct.pack("!H", len(sni)), sni,
-                 bytes((len(self.peer_certificates),))]
-        for der in self.peer_certificates:
-            parts += [struct.pack("!I", len(der)), der]
-        return b"".join(parts)
+        return b"".join((_HEAD13.pack(_STATE13, self.ticket_id, self.suite_id, self.created,
+                                      self.age_add, self.max_early_data),
+                         vector(self.psk, 1), vector((self.alpn or "").encode(), 1),
+                         vector((self.sni or "").encode(), 2),
+                         certificates(self.peer_certificates)))
 
     @classmethod
     def from_bytes(cls, data):
         """``DecodeError`` for anything that is not a TLS 1.3 state of ours."""
-        try:
-            sv, tid, suite_id, created, age_add, max_early, n = _HEAD13.unpack_from(data)
-            if sv != _STATE13:
-                raise DecodeError("not a TLS 1.3 ticket state")
-            pos = _HEAD13.size
-            psk = data[pos:pos + n]
-            pos += n
-            n = data[pos]
-            alpn = data[pos + 1:pos + 1 + n].decode()
-            pos += 1 + n
-            (n,) = struct.unpack_from("!H", data, pos)
-            sni = data[pos + 2:pos + 2 + n].decode()
-            pos += 2 + n
-            count = data[pos]
-            pos += 1
-            certs = []
-            for _ in range(count):
-                (n,) = struct.unpack_from("!I", data, pos)
-                certs.append(bytes(data[pos + 4:pos + 4 + n]))
-                pos += 4 + n
-            if pos != len(data) or len(psk) not in (32, 48):
-                raise DecodeError("bad TLS 1.3 ticket state length")
-        except (struct.error, IndexError, UnicodeDecodeError) as exc:
-            raise DecodeError("bad TLS 1.3 ticket state: %s" % exc) from None
-        return cls(suite_id, bytes(psk), age_add, created, max_early, alpn or None,
-                   sni or None, certs, bytes(tid))
-
+        if len(data) < _HEAD13.size or data[0] != _STATE13:
+            raise DecodeError("not a TLS 1.3 ticket state")
+        sv, tid, suite_id, created, age_add, max_early = _HEAD13.unpack_from(data)
+        read = StateReader(data, _HEAD13.size, "TLS 1.3 ticket state")
+        psk = read.vector(1)
+        alpn, sni = read.text(1), read.text(2)
+        certs = read.certificates()
+        read.end()
+        if len(psk) not in (32, 48):
+            read.fail("PSK of %d bytes" % len(psk))
+        return cls(suite_id, psk, age_add, created, max_early, alpn, sni, certs, bytes(tid))

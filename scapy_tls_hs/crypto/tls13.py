@@ -7,12 +7,11 @@ schedule itself (``hkdf_extract`` / ``derive_secret``). HKDF-Expand is ``cryptog
 import struct
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hmac
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from ..errors import AlertError
-from .prf import hash_algorithm
+from .prf import hash_algorithm, hmac_digest
 
 MAX_PLAINTEXT = 1 << 14
 MAX_CIPHERTEXT = MAX_PLAINTEXT + 256          # RFC 8446 section 5.2
@@ -37,18 +36,15 @@ def hkdf_expand_label(secret, label, context, length, hash="sha256"):
         # HKDF-Expand's whole output is then its first block, T(1) = HMAC(PRK, info | 1)
         # (RFC 5869 section 2.3): one HMAC, without HKDFExpand's set-up per call (the key
         # schedule expands twenty labels per handshake).
-        h = hmac.HMAC(bytes(secret), algorithm)
-        h.update(info + b"\x01")
-        return h.finalize()[:length]
+        return hmac_digest(algorithm, secret, info + b"\x01")[:length]
     return HKDFExpand(algorithm, length, info).derive(bytes(secret))
 
 
 def hkdf_extract(salt, ikm, hash="sha256"):
     """RFC 5869 section 2.2: HMAC-Hash(salt, IKM); an empty salt is Hash.length zeros."""
     algorithm = hash_algorithm(hash)
-    h = hmac.HMAC(bytes(salt) or bytes(algorithm.digest_size), algorithm)
-    h.update(bytes(ikm) or bytes(algorithm.digest_size))
-    return h.finalize()
+    return hmac_digest(algorithm, bytes(salt) or bytes(algorithm.digest_size),
+                       bytes(ikm) or bytes(algorithm.digest_size))
 
 
 def derive_secret(secret, label, transcript_hash, hash="sha256"):
@@ -78,9 +74,7 @@ def finished_key(base_key, hash="sha256"):
 
 def verify_data13(base_key, transcript_hash, hash="sha256"):
     """The Finished verify_data: HMAC(finished_key, transcript hash up to the Finished)."""
-    h = hmac.HMAC(finished_key(base_key, hash), hash_algorithm(hash))
-    h.update(bytes(transcript_hash))
-    return h.finalize()
+    return hmac_digest(hash, finished_key(base_key, hash), bytes(transcript_hash))
 
 
 class TLS13Protection:

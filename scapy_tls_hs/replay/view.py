@@ -7,11 +7,11 @@ handshake messages up to its ChangeCipherSpec, and its alerts (close_notify left
 alerts that could not be decrypted, since a live replay shows them decrypted).
 Only messages seen in clear count, on both sides, so the two stay comparable.
 """
-import hashlib
 
 from ..codec import extensions as X
 from ..codec.messages import Certificate, ClientHello, NewSessionTicket, ServerHello
 from ..codec.records import HandshakeReassembler
+from ..crypto.prf import digest
 from ..errors import DecodeError
 from ..registry import CIPHER_SUITES, EXTENSION_TYPES, HANDSHAKE_TYPES, name, version_name
 
@@ -153,7 +153,7 @@ def _read_server_hello(view, sh, hello):
 def _leaf(chain):
     if not chain:
         return None
-    leaf = {"subject": None, "sha256": hashlib.sha256(chain[0]).hexdigest(),
+    leaf = {"subject": None, "sha256": digest("sha256", chain[0]).hex(),
             "chain": len(chain)}
     try:
         from cryptography import x509

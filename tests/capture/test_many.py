@@ -117,16 +117,38 @@ def test_cli_jobs_2_prints_what_jobs_1_prints(tmp_path, fmt):
         assert heads == ["== %s ==" % p for p in FILES]
 
 
-def test_cli_single_capture_split_prints_what_one_process_prints(tmp_path):
+SPLIT_ALWAYS = ("import sys\nfrom scapy_tls_hs.capture import many\nmany.SPLIT_SIZE = 0\n"
+                "from scapy_tls_hs.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+
+
+def run_split(*args):
+    return subprocess.run([sys.executable, "-c", SPLIT_ALWAYS, "dissect", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("form", [["--json"], [], ["--data"]])
+def test_cli_single_capture_split_prints_what_one_process_prints(form):
+    # The split capture's reports are written one by one as the merge gives them
+    # (ReportStream): the same bytes as one process, for JSON and for ladders.
     name = "resume_ticket_python"
-    args = [CAPTURES / (name + ".pcap"), "--json", "--keylog", CAPTURES / (name + ".keylog")]
-    code = ("import sys\nfrom scapy_tls_hs.capture import many\nmany.SPLIT_SIZE = 0\n"
-            "from scapy_tls_hs.cli import main\nsys.exit(main(sys.argv[1:]))\n")
-    split = subprocess.run([sys.executable, "-c", code, "dissect", *map(str, args),
-                            "--jobs", "3"], capture_output=True, text=True, timeout=120)
+    args = [CAPTURES / (name + ".pcap"), *form, "--keylog", CAPTURES / (name + ".keylog")]
+    split = run_split(*args, "--jobs", "3")
     one = run(*args, "--jobs", "1")
     assert split.returncode == one.returncode == 0
     assert split.stdout == one.stdout and "capture" not in split.stdout
+    assert split.stdout.count("#") >= 2 or form == ["--json"]
+
+
+def test_cli_split_capture_that_cannot_be_read_names_it(tmp_path):
+    # Its error is known only once the stream is exhausted: still one line naming the file,
+    # and exit status 1.
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"not a capture at all" * 10)
+    for form in (["--json"], []):
+        out = run_split(bad, *form, "--jobs", "2")
+        assert out.returncode == 1 and "Traceback" not in out.stderr
+        assert out.stdout == "" and "bad.pcap" in out.stderr
+        assert out.stderr.count("\n") == 1
 
 
 def test_cli_folder_errors_and_exit_status(tmp_path):

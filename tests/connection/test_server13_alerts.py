@@ -298,3 +298,39 @@ def test_mutated_tls13_hello_never_breaks_the_server(cfg, edits):
         server.receive_data(encode_record(22, 0x0301, bytes(data)))
     except AlertError as exc:
         assert exc.description != "internal_error", exc
+
+
+def test_clear_alert_after_our_first_flight_is_the_peers_alert(cfg):
+    # RFC 8446 section 5: a client that fails on our ServerHello has no keys and alerts in
+    # clear; it is its alert, not an unexpected plaintext record.
+    server = ServerConnection(cfg)
+    server.receive_data(records(hello()))
+    server.data_to_send()
+    with pytest.raises(AlertError) as info:
+        server.receive_data(encode_record(21, 0x0303, b"\x02\x28"))
+    assert info.value.received and info.value.description == "handshake_failure"
+    assert server.data_to_send() == b""             # no alert answers an alert
+
+
+def test_client_takes_a_clear_alert_after_the_server_hello(cfg):
+    # The same rule for the client (connection/base.py): the server's flight is read up to
+    # its ServerHello, then the server gives up in clear.
+    client, server = ClientConnection(ClientConfig()), ServerConnection(cfg)
+    client.start()
+    server.receive_data(client.data_to_send())
+    ct, version, frag = split_records(server.data_to_send())[0]
+    client.receive_data(encode_record(ct, version, frag))
+    assert client.tls13
+    with pytest.raises(AlertError) as info:
+        client.receive_data(encode_record(21, 0x0303, b"\x02\x50"))
+    assert info.value.received and info.value.description == "internal_error"
+    # Anything longer than an alert is still an unexpected plaintext record.
+    client = ClientConnection(ClientConfig())
+    client.start()
+    server = ServerConnection(cfg)
+    server.receive_data(client.data_to_send())
+    client.receive_data(encode_record(ct, version,
+                                      split_records(server.data_to_send())[0][2]))
+    with pytest.raises(AlertError) as info:
+        client.receive_data(encode_record(21, 0x0303, b"\x02\x50\x00"))
+    assert not info.value.received

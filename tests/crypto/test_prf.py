@@ -172,3 +172,32 @@ def test_key_block_split_equals_tlslite(suite, version):
                                    b"key expansion", client_random=bytearray(cr),
                                    server_random=bytearray(sr), output_length=sum(sizes)))
     assert b"".join(parts) == whole
+
+
+def test_every_hash_and_hmac_comes_from_cryptography():
+    # The project's rule: cryptographic primitives come from ``cryptography`` only. The
+    # standard library's hashlib / hmac digests (and ``random``) stay out of the package;
+    # ``hmac.compare_digest`` (a constant-time comparison) is allowed.
+    import pathlib
+    import re
+    package = pathlib.Path(__file__).resolve().parents[2] / "scapy_tls_hs"
+    banned = re.compile(r"^\s*(import hashlib|from hashlib|import random|from random"
+                        r"|from hmac import (?!compare_digest))|\b_?hmac\.(new|digest)\("
+                        r"|\bhashlib\.", re.M)
+    offenders = {}
+    for path in package.rglob("*.py"):
+        found = [m.group(0) for m in banned.finditer(path.read_text())]
+        if found:
+            offenders[str(path.relative_to(package))] = found
+    assert offenders == {}
+
+
+def test_hash_and_hmac_helpers_match_the_standard_values():
+    import hashlib
+    import hmac as std
+    from scapy_tls_hs.crypto.prf import digest, hmac_digest, hmac_of
+    for name in ("md5", "sha1", "sha256", "sha384"):
+        assert digest(name, b"abc") == hashlib.new(name, b"abc").digest()
+        assert hmac_digest(name, b"k", b"data") == std.new(b"k", b"data", name).digest()
+        mac = hmac_of(name, b"key")
+        assert [mac(b"a"), mac(b"b")] == [std.new(b"key", m, name).digest() for m in (b"a", b"b")]
