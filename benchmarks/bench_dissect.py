@@ -30,10 +30,12 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import installed_command  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -122,7 +124,7 @@ def bench_ours(capture, keylog, tree=None, repeat=1, jobs=1):
     """With ``tree``: ``python -m scapy_tls_hs`` run from that directory (so it imports
     from there; a check of the import comes first), else the installed command."""
     env = cwd = None
-    exe = None if tree else shutil.which("scapy-tls-hs")
+    exe = None if tree else installed_command()
     if tree:
         env = dict(os.environ, PYTHONPATH=tree)
         cwd = tree

@@ -24,16 +24,18 @@ import argparse
 import json
 import multiprocessing
 import os
-import shutil
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import installed_command  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "out")
 
 def run_cli(capture, keylog, jobs):
-    exe = shutil.which("scapy-tls-hs")
+    exe = installed_command()
     argv = ([exe] if exe else [sys.executable, "-m", "scapy_tls_hs"]) + [
         "dissect", capture, "--keylog", keylog, "--json", "--jobs", str(jobs)]
     import resource

@@ -75,6 +75,17 @@ def reexec_pinned(directory):
         os.execv(sys.executable, [sys.executable] + sys.argv)
 
 
+def installed_command(name="scapy-tls-hs"):
+    """The console script installed with this interpreter, else the one on ``PATH``. A
+    version manager's shim on ``PATH`` (pyenv's is a shell script that execs the real one)
+    would add its own start-up, ~50 ms here, to every whole-process run we time."""
+    import shutil
+    beside = os.path.join(os.path.dirname(sys.executable), name)
+    if os.access(beside, os.X_OK):
+        return beside
+    return shutil.which(name)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
