@@ -21,11 +21,15 @@ def hash_algorithm(name, _instances={}):
     """A ``cryptography`` hash instance from a name such as ``"sha256"`` (any case, or an
     instance passed through). Instances are stateless, so one per name is shared: the key
     schedule asks for one on every derivation."""
+    if type(name) is not str:
+        # An instance passes through (first: from cryptography 50 on, instances are not
+        # hashable, so they cannot be looked up as names).
+        if isinstance(name, hashes.HashAlgorithm):
+            return name
+        raise ValueError("unknown hash %r" % (name,))
     algorithm = _instances.get(name)
     if algorithm is not None:
         return algorithm
-    if isinstance(name, hashes.HashAlgorithm):
-        return name
     try:
         algorithm = _HASHES[name.lower().replace("-", "")]()
     except (KeyError, AttributeError):
